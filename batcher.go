@@ -1,0 +1,472 @@
+package analytics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/tracklane/analytics/internal/jsonw"
+	"github.com/tracklane/analytics/internal/retry"
+)
+
+// item is one accepted message.
+type item struct {
+	data []byte
+	info MessageInfo
+	gen  uint64 // flush generation, see batcher.gens
+}
+
+// genCount counts the unfinished messages of one flush generation.
+type genCount struct {
+	open int
+}
+
+type flushWaiter struct {
+	gen  uint64 // released once every generation below gen is finished
+	done chan struct{}
+}
+
+// batcher owns the queue, batch assembly and delivery. Enqueue appends to
+// pending under mu; one dispatcher goroutine cuts batches and hands them to
+// cfg.concurrency uploader goroutines, which retry and account.
+type batcher struct {
+	cfg        *config
+	report     func(Report)
+	transport  Transport
+	policy     retry.Policy
+	maxMessage int // largest encoded message that fits a batch alone
+	keyLen     int // length of the quoted write key in a batch body
+
+	mu           sync.Mutex
+	pending      []item // accepted, not yet cut into a batch
+	spare        []item // the dispatcher's previous pending buffer, for reuse
+	pendingBytes int
+	flushReq     bool
+	closed       bool
+	queued       int // accepted without an outcome
+	queuedBytes  int
+	gens         []genCount // open counts of generations baseGen, baseGen+1, ...
+	baseGen      uint64
+	waiters      []flushWaiter
+	pausedUntil  time.Time // a 429 pauses every upload until then
+	st           Stats     // outcome counters (Enqueued, Delivered, Failed*, RefusedQueueFull, RefusedClosed, ...)
+
+	wake    chan struct{} // size 1: a batch is full, or a flush was asked for
+	closing chan struct{} // closed by close: drain and stop
+	batches chan []item   // dispatcher -> uploaders
+
+	runCtx context.Context // cancelled when Close's ctx ends: abort everything
+	abort  context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newBatcher(cfg *config, report func(Report)) *batcher {
+	jitter := cfg.jitter
+	if jitter == nil {
+		jitter = rand.Float64
+	}
+	b := &batcher{
+		cfg:       cfg,
+		report:    report,
+		transport: cfg.transport,
+		policy: retry.Policy{
+			Initial:  cfg.initialBackoff,
+			Max:      cfg.maxBackoff,
+			Jitter:   jitter,
+			Attempts: cfg.maxAttempts,
+			MaxTime:  cfg.maxRetryTime,
+		},
+		gens:    []genCount{{}},
+		wake:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
+		batches: make(chan []item),
+	}
+	if cfg.writeKey != "" {
+		b.keyLen = len(jsonw.AppendString(nil, cfg.writeKey))
+	}
+	b.maxMessage = min(MaxMessageBytes, cfg.batchBytes-batchBodySize(1, 0, b.keyLen))
+	b.runCtx, b.abort = context.WithCancel(context.Background())
+	b.wg.Add(1 + cfg.concurrency)
+	go b.dispatch()
+	for range cfg.concurrency {
+		go b.uploader()
+	}
+	return b
+}
+
+// add queues an encoded message, or refuses it.
+func (b *batcher) add(it item) error {
+	n := len(it.data)
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.st.RefusedClosed++
+		b.mu.Unlock()
+		return ErrClosed
+	case b.queued+1 > b.cfg.maxQueueMessages || b.queuedBytes+n > b.cfg.maxQueueBytes:
+		b.st.RefusedQueueFull++
+		b.mu.Unlock()
+		return ErrQueueFull
+	}
+	it.gen = b.baseGen + uint64(len(b.gens)) - 1
+	b.gens[len(b.gens)-1].open++
+	b.pending = append(b.pending, it)
+	b.pendingBytes += n + 1
+	b.queued++
+	b.queuedBytes += n
+	b.st.Enqueued++
+	full := len(b.pending) >= b.cfg.batchSize || b.pendingBytes >= b.cfg.batchBytes
+	b.mu.Unlock()
+	if full {
+		b.signal()
+	}
+	return nil
+}
+
+func (b *batcher) signal() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch cuts batches from pending and hands them to the uploaders.
+func (b *batcher) dispatch() {
+	defer b.wg.Done()
+	defer close(b.batches)
+	ticker := time.NewTicker(b.cfg.flushInterval)
+	defer ticker.Stop()
+	var carry []item // taken from pending, not yet in a batch
+	closing := false
+	for {
+		force := false
+		select {
+		case <-b.wake:
+		case <-ticker.C:
+			force = true
+		case <-b.closing:
+			closing = true
+		case <-b.runCtx.Done():
+			closing = true
+		}
+		b.mu.Lock()
+		taken := b.pending
+		b.pending, b.spare = b.spare[:0], nil
+		b.pendingBytes = 0
+		if b.flushReq {
+			force, b.flushReq = true, false
+		}
+		b.mu.Unlock()
+		carry = append(carry, taken...)
+		clear(taken)
+		b.mu.Lock()
+		if b.spare == nil {
+			b.spare = taken[:0]
+		}
+		b.mu.Unlock()
+
+		force = force || closing
+		for len(carry) > 0 {
+			n, full := b.cut(carry)
+			if !full && !force {
+				break
+			}
+			batch := make([]item, n)
+			copy(batch, carry[:n])
+			clear(carry[:n])
+			carry = carry[n:]
+			select {
+			case b.batches <- batch:
+			case <-b.runCtx.Done():
+				b.finish(batch, Failed, b.deadlineErr(nil), 0)
+			}
+		}
+		if len(carry) == 0 {
+			carry = carry[:0:0] // drop the consumed backing array
+		}
+		if closing {
+			if b.runCtx.Err() != nil {
+				// Anything that arrived meanwhile cannot be sent now.
+				b.mu.Lock()
+				rest := b.pending
+				b.pending = nil
+				b.mu.Unlock()
+				if len(rest) > 0 {
+					b.finish(rest, Failed, b.deadlineErr(nil), 0)
+				}
+			}
+			b.mu.Lock()
+			empty := len(b.pending) == 0
+			b.mu.Unlock()
+			if empty {
+				return
+			}
+		}
+	}
+}
+
+// cut returns how many leading items make one batch, and whether that batch
+// is full (closed by count or bytes rather than by running out of items).
+func (b *batcher) cut(items []item) (n int, full bool) {
+	bytes := 0
+	for n < len(items) {
+		if n == b.cfg.batchSize {
+			return n, true
+		}
+		next := bytes + len(items[n].data)
+		if n > 0 && batchBodySize(n+1, next, b.keyLen) > b.cfg.batchBytes {
+			return n, true
+		}
+		bytes = next
+		n++
+	}
+	return n, n == b.cfg.batchSize
+}
+
+func (b *batcher) uploader() {
+	defer b.wg.Done()
+	for batch := range b.batches {
+		b.deliver(batch)
+	}
+}
+
+// deliver uploads one batch until it succeeds or its retry budget ends.
+func (b *batcher) deliver(items []item) {
+	msgs := make([]json.RawMessage, len(items))
+	for i := range items {
+		msgs[i] = items[i].data
+	}
+	r := b.policy.Start(time.Now())
+	var last error
+	for {
+		if err := b.waitPause(); err != nil {
+			b.finish(items, Failed, b.deadlineErr(last), r.Attempts())
+			return
+		}
+		r.Begin()
+		batch := &Batch{Messages: msgs, SentAt: b.cfg.now(), Attempt: r.Attempts()}
+		err := b.transport.Send(b.runCtx, batch)
+		if err == nil {
+			b.finish(items, Delivered, nil, r.Attempts())
+			return
+		}
+		last = err
+		if b.runCtx.Err() != nil {
+			b.finish(items, Failed, b.deadlineErr(err), r.Attempts())
+			return
+		}
+		retryable, after, he := classify(err)
+		if he != nil && he.StatusCode == 413 && len(items) > 1 {
+			half := len(items) / 2
+			b.deliver(items[:half])
+			b.deliver(items[half:])
+			return
+		}
+		if !retryable {
+			b.finish(items, Failed, fmt.Errorf("%w: %w", ErrRejected, err), r.Attempts())
+			return
+		}
+		if he != nil && he.StatusCode == 429 {
+			b.rateLimited(after)
+			if after > 0 {
+				r.Refund() // a 429 that says when to come back does not use up an attempt
+			}
+		}
+		delay, ok := r.Next(time.Now(), min(after, MaxRetryAfter))
+		if !ok {
+			b.finish(items, Failed, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, r.Attempts(), err), r.Attempts())
+			return
+		}
+		b.mu.Lock()
+		b.st.Retries++
+		b.mu.Unlock()
+		if !b.sleep(delay) {
+			b.finish(items, Failed, b.deadlineErr(err), r.Attempts())
+			return
+		}
+	}
+}
+
+func (b *batcher) deadlineErr(last error) error {
+	if last != nil {
+		return fmt.Errorf("%w (last attempt: %w)", ErrDeadline, last)
+	}
+	return ErrDeadline
+}
+
+// rateLimited pauses every upload of the client for d.
+func (b *batcher) rateLimited(d time.Duration) {
+	b.mu.Lock()
+	b.st.RateLimited++
+	if d > 0 {
+		until := time.Now().Add(min(d, MaxRetryAfter))
+		if until.After(b.pausedUntil) {
+			b.pausedUntil = until
+		}
+	}
+	b.mu.Unlock()
+}
+
+// waitPause waits until no 429 pause is in force. It fails only on abort.
+func (b *batcher) waitPause() error {
+	for {
+		b.mu.Lock()
+		d := time.Until(b.pausedUntil)
+		b.mu.Unlock()
+		if d <= 0 {
+			return nil
+		}
+		if !b.sleep(d) {
+			return ErrDeadline
+		}
+	}
+}
+
+// sleep waits d, or returns false at once when the client is aborted.
+func (b *batcher) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-b.runCtx.Done():
+		return false
+	}
+}
+
+// finish records the outcome of items, releases their queue space and any
+// Flush waiting for them, and reports them.
+func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
+	if len(items) == 0 {
+		return
+	}
+	infos := make([]MessageInfo, len(items))
+	b.mu.Lock()
+	for i := range items {
+		infos[i] = items[i].info
+		b.queued--
+		b.queuedBytes -= len(items[i].data)
+		b.gens[items[i].gen-b.baseGen].open--
+	}
+	n := uint64(len(items))
+	switch {
+	case o == Delivered:
+		b.st.Delivered += n
+		b.st.Batches++
+	case errors.Is(err, ErrDeadline):
+		b.st.Failed += n
+		b.st.FailedDeadline += n
+	case errors.Is(err, ErrRejected):
+		b.st.Failed += n
+		b.st.FailedRejected += n
+	default:
+		b.st.Failed += n
+		b.st.FailedExhausted += n
+	}
+	b.advance()
+	b.mu.Unlock()
+	b.report(Report{Outcome: o, Messages: infos, Err: err, Attempts: attempts})
+}
+
+// advance drops finished generations and releases the flushes waiting on them. Called with mu held.
+func (b *batcher) advance() {
+	for len(b.gens) > 1 && b.gens[0].open == 0 {
+		b.gens = b.gens[1:]
+		b.baseGen++
+	}
+	if len(b.gens) == 1 && cap(b.gens) > 64 {
+		b.gens = append([]genCount(nil), b.gens...)
+	}
+	kept := b.waiters[:0]
+	for _, w := range b.waiters {
+		if b.finishedBelow(w.gen) {
+			close(w.done)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	b.waiters = kept
+}
+
+// finishedBelow reports whether every generation below gen is finished. Called with mu held.
+func (b *batcher) finishedBelow(gen uint64) bool {
+	if gen <= b.baseGen {
+		return true
+	}
+	return gen == b.baseGen+1 && b.gens[0].open == 0
+}
+
+// mark starts a new generation and returns a channel closed once every
+// message accepted before it has an outcome. Called with mu held.
+func (b *batcher) mark() chan struct{} {
+	b.gens = append(b.gens, genCount{})
+	gen := b.baseGen + uint64(len(b.gens)) - 1
+	done := make(chan struct{})
+	b.waiters = append(b.waiters, flushWaiter{gen: gen, done: done})
+	b.advance()
+	return done
+}
+
+func (b *batcher) flush(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	failedBefore := b.st.Failed
+	done := b.mark()
+	b.flushReq = true
+	b.mu.Unlock()
+	b.signal()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return b.undelivered(failedBefore, nil)
+}
+
+// undelivered returns an *UndeliveredError when messages failed since the
+// Failed counter read failedBefore.
+func (b *batcher) undelivered(failedBefore uint64, cause error) error {
+	b.mu.Lock()
+	n := b.st.Failed - failedBefore
+	b.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	return &UndeliveredError{Count: int(n), Err: cause}
+}
+
+func (b *batcher) close(ctx context.Context) error {
+	b.mu.Lock()
+	b.closed = true
+	failedBefore := b.st.Failed
+	done := b.mark()
+	b.mu.Unlock()
+	close(b.closing)
+
+	var cause error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		cause = ctx.Err()
+		b.abort()
+	}
+	b.abort() // everything is finished or must stop now
+	b.wg.Wait()
+	return b.undelivered(failedBefore, cause)
+}
+
+func (b *batcher) stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.st
+	s.Queued = b.queued
+	s.QueuedBytes = b.queuedBytes
+	return s
+}

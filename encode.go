@@ -1,0 +1,359 @@
+package analytics
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/tracklane/analytics/internal/jsonw"
+)
+
+// Version is this library's version, sent in context.library and User-Agent.
+const Version = "0.1.0"
+
+// libraryJSON is context.library, encoded once.
+var libraryJSON = []byte(`{"name":"` + libraryName + `","version":"` + Version + `"}`)
+
+const (
+	// MaxMessageBytes is the largest encoded message the endpoint accepts.
+	MaxMessageBytes = 32000
+	// MaxBatchBytes is the largest uncompressed /v1/batch body.
+	MaxBatchBytes = 500000
+	// MaxBatchMessages is the most messages one batch may carry.
+	MaxBatchMessages = 2500
+	// maxMessageIDLen is the longest messageId Segment accepts (fewer than 100 characters
+	// is documented; 100 is the field limit).
+	maxMessageIDLen = 100
+)
+
+// envelope is the normalised view of a message for encoding.
+type envelope struct {
+	typ          string
+	event        string
+	userID       string
+	anonymousID  string
+	messageID    string
+	timestamp    time.Time
+	context      *Context
+	integrations Integrations
+}
+
+// stamp fills what Enqueue assigns: messageId and timestamp.
+type stamp struct {
+	newID    func() string
+	now      func() time.Time
+	defCtx   *Context
+	orderIDs bool // derive messageIds of once-per-order events from order_id
+}
+
+var writerPool = sync.Pool{New: func() any { return &jsonw.Writer{Buf: make([]byte, 0, 1024)} }}
+
+// encodeMessage validates m, stamps it and returns its JSON encoding (a new
+// slice, owned by the caller) and its messageId.
+func encodeMessage(m Message, s *stamp) ([]byte, string, error) {
+	var e envelope
+	switch x := m.(type) {
+	case nil:
+		return nil, "", ErrNilMessage
+	case Track:
+		return encodeTrack(&x, s)
+	case *Track:
+		if x == nil {
+			return nil, "", ErrNilMessage
+		}
+		return encodeTrack(x, s)
+	case Identify:
+		return encodeIdentify(&x, &e, s)
+	case *Identify:
+		if x == nil {
+			return nil, "", ErrNilMessage
+		}
+		return encodeIdentify(x, &e, s)
+	case Page:
+		return encodePage(&x, "page", &e, s)
+	case *Page:
+		if x == nil {
+			return nil, "", ErrNilMessage
+		}
+		return encodePage(x, "page", &e, s)
+	case Screen:
+		p := Page(x)
+		return encodePage(&p, "screen", &e, s)
+	case *Screen:
+		if x == nil {
+			return nil, "", ErrNilMessage
+		}
+		p := Page(*x)
+		return encodePage(&p, "screen", &e, s)
+	case Group:
+		return encodeGroup(&x, &e, s)
+	case *Group:
+		if x == nil {
+			return nil, "", ErrNilMessage
+		}
+		return encodeGroup(x, &e, s)
+	case Alias:
+		return encodeAlias(&x, &e, s)
+	case *Alias:
+		if x == nil {
+			return nil, "", ErrNilMessage
+		}
+		return encodeAlias(x, &e, s)
+	}
+	return nil, "", fmt.Errorf("%w: unsupported message type %T", ErrInvalidValue, m)
+}
+
+func encodeTrack(t *Track, s *stamp) ([]byte, string, error) {
+	e := envelope{typ: "track", event: t.Event, userID: t.UserID, anonymousID: t.AnonymousID,
+		messageID: t.MessageID, timestamp: t.Timestamp, context: t.Context, integrations: t.Integrations}
+	if t.Event == "" {
+		return nil, "", &ValidationError{Type: "track", Field: "event", Err: ErrMissingField}
+	}
+	if e.messageID == "" && s.orderIDs && t.typed != nil {
+		if id := t.typed.orderID(); id != "" {
+			e.messageID = orderMessageID(t.Event, id)
+		}
+	}
+	if err := e.check(); err != nil {
+		return nil, "", err
+	}
+	if t.typed != nil {
+		if err := t.typed.validate(); err != nil {
+			return nil, "", e.fieldError(err, "properties.")
+		}
+	}
+	return e.encode(s, func(w *jsonw.Writer) {
+		w.Key("event")
+		w.Push("event")
+		w.String(t.Event)
+		w.Pop()
+		w.Key("properties")
+		w.Push("properties")
+		w.ObjectStart()
+		if t.typed != nil {
+			t.typed.encodeProperties(w)
+			if len(t.Properties) > 0 {
+				encodeExtra(w, t.Properties, t.typed.emits)
+			}
+		} else if len(t.Properties) > 0 {
+			encodeExtra(w, t.Properties, nil)
+		}
+		w.ObjectEnd()
+		w.Pop()
+	})
+}
+
+func encodeIdentify(m *Identify, e *envelope, s *stamp) ([]byte, string, error) {
+	*e = envelope{typ: "identify", userID: m.UserID, anonymousID: m.AnonymousID,
+		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
+	if err := e.check(); err != nil {
+		return nil, "", err
+	}
+	return e.encode(s, func(w *jsonw.Writer) { objectMember(w, "traits", m.Traits) })
+}
+
+func encodePage(m *Page, typ string, e *envelope, s *stamp) ([]byte, string, error) {
+	*e = envelope{typ: typ, userID: m.UserID, anonymousID: m.AnonymousID,
+		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
+	if err := e.check(); err != nil {
+		return nil, "", err
+	}
+	return e.encode(s, func(w *jsonw.Writer) {
+		optString(w, "name", m.Name)
+		optString(w, "category", m.Category)
+		objectMember(w, "properties", m.Properties)
+	})
+}
+
+func encodeGroup(m *Group, e *envelope, s *stamp) ([]byte, string, error) {
+	*e = envelope{typ: "group", userID: m.UserID, anonymousID: m.AnonymousID,
+		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
+	if m.GroupID == "" {
+		return nil, "", &ValidationError{Type: "group", Field: "groupId", Err: ErrMissingField}
+	}
+	if err := e.check(); err != nil {
+		return nil, "", err
+	}
+	return e.encode(s, func(w *jsonw.Writer) {
+		optString(w, "groupId", m.GroupID)
+		objectMember(w, "traits", m.Traits)
+	})
+}
+
+func encodeAlias(m *Alias, e *envelope, s *stamp) ([]byte, string, error) {
+	*e = envelope{typ: "alias", userID: m.UserID, anonymousID: m.AnonymousID,
+		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
+	if m.UserID == "" {
+		return nil, "", &ValidationError{Type: "alias", Field: "userId", Err: ErrMissingField}
+	}
+	if m.PreviousID == "" {
+		return nil, "", &ValidationError{Type: "alias", Field: "previousId", Err: ErrMissingField}
+	}
+	if err := e.check(); err != nil {
+		return nil, "", err
+	}
+	return e.encode(s, func(w *jsonw.Writer) { optString(w, "previousId", m.PreviousID) })
+}
+
+// objectMember writes key:{...} (an empty object when m is nil), keys sorted.
+func objectMember(w *jsonw.Writer, key string, m map[string]any) {
+	w.Key(key)
+	w.Push(key)
+	w.ObjectStart()
+	encodeExtra(w, m, nil)
+	w.ObjectEnd()
+	w.Pop()
+}
+
+// encodeExtra writes m's members into the open object, keys sorted. A key for
+// which reserved returns true is a conflict.
+func encodeExtra(w *jsonw.Writer, m map[string]any, reserved func(string) bool) {
+	if len(m) == 0 {
+		return
+	}
+	var small [16]string
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		w.Push(k)
+		if reserved != nil && reserved(k) {
+			w.Fail(ErrPropertyConflict)
+		}
+		w.Key(k)
+		w.Any(m[k])
+		w.Pop()
+		if w.Err() != nil {
+			return
+		}
+	}
+}
+
+// check validates the common fields.
+func (e *envelope) check() error {
+	if e.userID == "" && e.anonymousID == "" && e.typ != "alias" {
+		return &ValidationError{Type: e.typ, Event: e.event, Err: ErrMissingID}
+	}
+	if len(e.messageID) > maxMessageIDLen {
+		return &ValidationError{Type: e.typ, Event: e.event, Field: "messageId", Err: ErrMessageIDTooLong}
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"userId", e.userID}, {"anonymousId", e.anonymousID}, {"messageId", e.messageID}, {"event", e.event},
+	} {
+		if !utf8.ValidString(f.v) {
+			return &ValidationError{Type: e.typ, Event: e.event, Field: f.name,
+				Err: fmt.Errorf("%w: %w", ErrInvalidValue, jsonw.ErrInvalidUTF8)}
+		}
+	}
+	return nil
+}
+
+// fieldError wraps an error from typed validation or the writer into a *ValidationError.
+func (e *envelope) fieldError(err error, prefix string) error {
+	ve := &ValidationError{Type: e.typ, Event: e.event, Err: err}
+	var fe *FieldError
+	var pe *jsonw.PathError
+	switch {
+	case errors.As(err, &fe):
+		ve.Field, ve.Err = prefix+fe.Field, fe.Err
+	case errors.As(err, &pe):
+		ve.Field, ve.Err = pe.Path, pe.Err
+	}
+	if !errors.Is(ve.Err, ErrPropertyConflict) && !errors.Is(ve.Err, ErrInvalidValue) &&
+		!errors.Is(ve.Err, ErrMissingField) {
+		ve.Err = fmt.Errorf("%w: %w", ErrInvalidValue, ve.Err)
+	}
+	return ve
+}
+
+// encode writes the whole message; own writes the call's own members.
+func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) ([]byte, string, error) {
+	w := writerPool.Get().(*jsonw.Writer)
+	w.Reset(w.Buf)
+	defer writerPool.Put(w)
+
+	if e.messageID == "" {
+		e.messageID = s.newID()
+	}
+	ts := e.timestamp
+	if ts.IsZero() {
+		ts = s.now()
+	}
+	w.ObjectStart()
+	w.Key("type")
+	w.Raw(typeJSON(e.typ))
+	w.Key("messageId")
+	w.String(e.messageID)
+	if e.userID != "" {
+		w.Key("userId")
+		w.String(e.userID)
+	}
+	if e.anonymousID != "" {
+		w.Key("anonymousId")
+		w.String(e.anonymousID)
+	}
+	w.Key("timestamp")
+	w.Time(ts)
+	own(w)
+	ctx := mergeContext(s.defCtx, e.context)
+	encodeContext(w, ctx)
+	if e.integrations != nil {
+		w.Key("integrations")
+		w.Push("integrations")
+		w.Any(e.integrations)
+		w.Pop()
+	}
+	w.ObjectEnd()
+	if err := w.Err(); err != nil {
+		return nil, "", e.fieldError(err, "")
+	}
+	if len(w.Buf) > MaxMessageBytes {
+		return nil, "", &TooLargeError{Size: len(w.Buf), Limit: MaxMessageBytes}
+	}
+	out := make([]byte, len(w.Buf))
+	copy(out, w.Buf)
+	if cap(w.Buf) > 64<<10 {
+		w.Buf = make([]byte, 0, 1024) // do not pin huge buffers in the pool
+	}
+	return out, e.messageID, nil
+}
+
+func typeJSON(t string) []byte {
+	switch t {
+	case "track":
+		return typeTrack
+	case "identify":
+		return typeIdentify
+	case "page":
+		return typePage
+	case "screen":
+		return typeScreen
+	case "group":
+		return typeGroup
+	}
+	return typeAlias
+}
+
+var (
+	typeTrack    = []byte(`"track"`)
+	typeIdentify = []byte(`"identify"`)
+	typePage     = []byte(`"page"`)
+	typeScreen   = []byte(`"screen"`)
+	typeGroup    = []byte(`"group"`)
+	typeAlias    = []byte(`"alias"`)
+)
+
+// orderNamespace is the UUIDv5 namespace of once-per-order message ids.
+var orderNamespace = uuid.MustParse("6f2b3c1e-8d4a-5b7e-9c0f-1a2b3c4d5e6f")
+
+// orderMessageID derives a stable messageId from the event name and order id
+// (UUIDv5), so the same order event enqueued twice is deduplicated downstream.
+func orderMessageID(event, orderID string) string {
+	return uuid.NewSHA1(orderNamespace, []byte(event+"\x00"+orderID)).String()
+}

@@ -1,0 +1,120 @@
+package analytics
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Sentinel errors. Enqueue's errors wrap one of them; test with errors.Is.
+var (
+	// ErrClosed: the client is closed (or closing) and accepts no more messages.
+	ErrClosed = errors.New("analytics: client is closed")
+	// ErrQueueFull: the queue is at its message or byte bound; the message was refused.
+	ErrQueueFull = errors.New("analytics: queue is full")
+	// ErrMessageTooLarge: the encoded message is over 32,000 bytes.
+	ErrMessageTooLarge = errors.New("analytics: message is larger than 32000 bytes")
+	// ErrNilMessage: Enqueue was given nil or a nil pointer.
+	ErrNilMessage = errors.New("analytics: message is nil")
+	// ErrMissingID: the message has neither UserID nor AnonymousID.
+	ErrMissingID = errors.New("analytics: userId or anonymousId is required")
+	// ErrMissingField: a field the call type requires is empty (Track.Event,
+	// Group.GroupID, Alias.UserID, Alias.PreviousID).
+	ErrMissingField = errors.New("analytics: required field is empty")
+	// ErrInvalidValue: a value cannot be sent: NaN or ±Inf, invalid UTF-8, a
+	// negative price, a malformed currency code, a value encoding/json rejects.
+	ErrInvalidValue = errors.New("analytics: invalid value")
+	// ErrPropertyConflict: a custom property or context key duplicates one the
+	// SDK writes itself (a typed ecommerce property, context.library).
+	ErrPropertyConflict = errors.New("analytics: property set twice")
+	// ErrMessageIDTooLong: MessageID is over 100 characters.
+	ErrMessageIDTooLong = errors.New("analytics: messageId is longer than 100 characters")
+
+	// ErrRetriesExhausted: delivery was abandoned after the configured attempts
+	// or total retry time; it wraps the last attempt's error.
+	ErrRetriesExhausted = errors.New("analytics: retries exhausted")
+	// ErrRejected: the endpoint refused the batch with a status that is never
+	// retried (400, 401, 403, ...); it wraps the *HTTPError.
+	ErrRejected = errors.New("analytics: endpoint rejected the batch")
+	// ErrDeadline: Close's context ended before the message could be delivered.
+	ErrDeadline = errors.New("analytics: close deadline reached before delivery")
+)
+
+// ValidationError says which message field made Enqueue refuse a message.
+// It wraps one of ErrMissingID, ErrMissingField, ErrInvalidValue,
+// ErrPropertyConflict or ErrMessageIDTooLong.
+type ValidationError struct {
+	Type  string // the call type: "track", "identify", ...
+	Event string // the Track event name, if any
+	Field string // the offending field, e.g. "properties.products[0].price"
+	Err   error
+}
+
+func (e *ValidationError) Error() string {
+	s := "analytics: invalid " + e.Type
+	if e.Event != "" {
+		s += " " + strconv.Quote(e.Event)
+	}
+	if e.Field != "" {
+		s += ": " + e.Field
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// FieldError is returned by the typed ecommerce properties' validation and
+// wrapped into a ValidationError by Enqueue; it names the field relative to
+// properties (e.g. "products[1].price").
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// TooLargeError is returned when an encoded message exceeds the limit. It wraps ErrMessageTooLarge.
+type TooLargeError struct {
+	Size, Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("analytics: message is %d bytes, over the %d-byte limit", e.Size, e.Limit)
+}
+
+func (e *TooLargeError) Unwrap() error { return ErrMessageTooLarge }
+
+// ConfigError is returned by New for an invalid option.
+type ConfigError struct {
+	Option string // e.g. "WithBatchSize"
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return "analytics: " + e.Option + ": " + e.Reason
+}
+
+// UndeliveredError is returned by Flush and Close when messages could not be
+// delivered: Close's context ended, retries ran out, or the endpoint refused them.
+// Every one of them was also reported to the delivery callback.
+type UndeliveredError struct {
+	// Count is the number of messages not delivered.
+	Count int
+	// Err joins the distinct reasons (context error, *HTTPError, ...).
+	Err error
+}
+
+func (e *UndeliveredError) Error() string {
+	msg := "analytics: " + strconv.Itoa(e.Count) + " message"
+	if e.Count != 1 {
+		msg += "s"
+	}
+	msg += " not delivered"
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *UndeliveredError) Unwrap() error { return e.Err }

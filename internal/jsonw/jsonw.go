@@ -1,0 +1,578 @@
+// Package jsonw is a small, allocation-free JSON writer used on the SDK's hot path.
+//
+// A Writer appends to a byte slice. Keys and values separate themselves: the
+// writer remembers whether the next token needs a comma, so callers write
+// ObjectStart, Key, String, ..., ObjectEnd without tracking commas.
+//
+// The first error (a NaN or infinite number, a string that is not valid
+// UTF-8, a value that cannot be encoded) is kept and every later call is a
+// no-op; Err returns it. Errors name the path of the offending value.
+package jsonw
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Sentinel errors a Writer reports, wrapped in a *PathError.
+var (
+	ErrNaN         = errors.New("number is NaN or infinite")
+	ErrInvalidUTF8 = errors.New("string is not valid UTF-8")
+	ErrUnsupported = errors.New("value cannot be encoded as JSON")
+	ErrTooDeep     = errors.New("value is nested too deeply")
+)
+
+// maxDepth bounds recursion through nested custom values.
+const maxDepth = 64
+
+// PathError says which value could not be written.
+type PathError struct {
+	Path string // for example "properties.products[1].price"
+	Err  error
+}
+
+func (e *PathError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *PathError) Unwrap() error { return e.Err }
+
+// Writer appends JSON to Buf.
+type Writer struct {
+	Buf   []byte
+	comma bool
+	err   error
+	path  []string // keys and indexes of the values being written, for errors
+}
+
+// Reset empties the writer, keeping Buf's capacity.
+func (w *Writer) Reset(buf []byte) {
+	w.Buf = buf[:0]
+	w.comma = false
+	w.err = nil
+	w.path = w.path[:0]
+}
+
+// Err returns the first error met, or nil.
+func (w *Writer) Err() error { return w.err }
+
+// Fail records err (wrapped with the current path) unless an error is already recorded.
+func (w *Writer) Fail(err error) {
+	if w.err == nil {
+		w.err = &PathError{Path: w.pathString(), Err: err}
+	}
+}
+
+func (w *Writer) pathString() string {
+	var b strings.Builder
+	for i, p := range w.path {
+		if i > 0 && !strings.HasPrefix(p, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Push adds a path element (a key, or "[i]") used in error messages; Pop removes it.
+func (w *Writer) Push(p string) { w.path = append(w.path, p) }
+
+// Pop removes the last path element.
+func (w *Writer) Pop() { w.path = w.path[:len(w.path)-1] }
+
+func (w *Writer) sep() {
+	if w.comma {
+		w.Buf = append(w.Buf, ',')
+	}
+}
+
+// ObjectStart writes '{'.
+func (w *Writer) ObjectStart() {
+	w.sep()
+	w.Buf = append(w.Buf, '{')
+	w.comma = false
+}
+
+// ObjectEnd writes '}'.
+func (w *Writer) ObjectEnd() {
+	w.Buf = append(w.Buf, '}')
+	w.comma = true
+}
+
+// ArrayStart writes '['.
+func (w *Writer) ArrayStart() {
+	w.sep()
+	w.Buf = append(w.Buf, '[')
+	w.comma = false
+}
+
+// ArrayEnd writes ']'.
+func (w *Writer) ArrayEnd() {
+	w.Buf = append(w.Buf, ']')
+	w.comma = true
+}
+
+// Key writes an object key and the colon. Keys are escaped like strings.
+func (w *Writer) Key(k string) {
+	w.sep()
+	if !utf8.ValidString(k) {
+		w.Push(strconv.Quote(k))
+		w.Fail(ErrInvalidUTF8)
+		w.Pop()
+	}
+	w.Buf = AppendString(w.Buf, k)
+	w.Buf = append(w.Buf, ':')
+	w.comma = false
+}
+
+// String writes a JSON string. Invalid UTF-8 is an error (never silently replaced).
+func (w *Writer) String(s string) {
+	w.sep()
+	if !utf8.ValidString(s) {
+		w.Fail(ErrInvalidUTF8)
+	}
+	w.Buf = AppendString(w.Buf, s)
+	w.comma = true
+}
+
+// Float writes a number the way encoding/json does. NaN and ±Inf are errors.
+func (w *Writer) Float(f float64) {
+	w.sep()
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		w.Fail(ErrNaN)
+		w.Buf = append(w.Buf, '0')
+	} else {
+		w.Buf = AppendFloat(w.Buf, f)
+	}
+	w.comma = true
+}
+
+// Int writes an integer.
+func (w *Writer) Int(i int64) {
+	w.sep()
+	w.Buf = strconv.AppendInt(w.Buf, i, 10)
+	w.comma = true
+}
+
+// Uint writes an unsigned integer.
+func (w *Writer) Uint(i uint64) {
+	w.sep()
+	w.Buf = strconv.AppendUint(w.Buf, i, 10)
+	w.comma = true
+}
+
+// Bool writes true or false.
+func (w *Writer) Bool(b bool) {
+	w.sep()
+	w.Buf = strconv.AppendBool(w.Buf, b)
+	w.comma = true
+}
+
+// Null writes null.
+func (w *Writer) Null() {
+	w.sep()
+	w.Buf = append(w.Buf, "null"...)
+	w.comma = true
+}
+
+// Time writes t as a UTC ISO-8601 string with milliseconds, e.g. "2015-12-10T04:08:31.905Z".
+func (w *Writer) Time(t time.Time) {
+	w.sep()
+	w.Buf = append(w.Buf, '"')
+	w.Buf = AppendTime(w.Buf, t)
+	w.Buf = append(w.Buf, '"')
+	w.comma = true
+}
+
+// Raw writes an already-encoded JSON value as it is.
+func (w *Writer) Raw(b []byte) {
+	w.sep()
+	w.Buf = append(w.Buf, b...)
+	w.comma = true
+}
+
+// AppendTime appends t in UTC with millisecond precision and a Z suffix.
+func AppendTime(b []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+}
+
+// AppendFloat appends f formatted exactly as encoding/json formats a float64.
+func AppendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+const hex = "0123456789abcdef"
+
+// safe[c] is true when ASCII byte c needs no escaping inside a JSON string.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// AppendString appends s as a quoted JSON string. Invalid UTF-8 bytes become
+// U+FFFD (callers that must refuse them check utf8.ValidString first).
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, "\ufffd"...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// Any writes a custom value: nil, bool, string, all Go integer and float
+// types, time.Time, json.Number, json.RawMessage (checked), json.Marshaler,
+// maps with string keys (keys sorted, as encoding/json does), slices and
+// arrays, and, through encoding/json, structs. Values that cannot be encoded
+// record an error naming their path.
+func (w *Writer) Any(v any) { w.any(v, 0) }
+
+func (w *Writer) any(v any, depth int) {
+	if w.err != nil {
+		return
+	}
+	if depth > maxDepth {
+		w.Fail(ErrTooDeep)
+		return
+	}
+	switch x := v.(type) {
+	case nil:
+		w.Null()
+	case string:
+		w.String(x)
+	case bool:
+		w.Bool(x)
+	case int:
+		w.Int(int64(x))
+	case int8:
+		w.Int(int64(x))
+	case int16:
+		w.Int(int64(x))
+	case int32:
+		w.Int(int64(x))
+	case int64:
+		w.Int(x)
+	case uint:
+		w.Uint(uint64(x))
+	case uint8:
+		w.Uint(uint64(x))
+	case uint16:
+		w.Uint(uint64(x))
+	case uint32:
+		w.Uint(uint64(x))
+	case uint64:
+		w.Uint(x)
+	case float64:
+		w.Float(x)
+	case float32:
+		w.float32(x)
+	case time.Time:
+		w.Time(x)
+	case *time.Time:
+		if x == nil {
+			w.Null()
+		} else {
+			w.Time(*x)
+		}
+	case map[string]any:
+		w.stringMap(x, depth)
+	case []any:
+		w.ArrayStart()
+		for i, e := range x {
+			w.Push("[" + strconv.Itoa(i) + "]")
+			w.any(e, depth+1)
+			w.Pop()
+		}
+		w.ArrayEnd()
+	case []string:
+		w.ArrayStart()
+		for i, e := range x {
+			w.Push("[" + strconv.Itoa(i) + "]")
+			w.String(e)
+			w.Pop()
+		}
+		w.ArrayEnd()
+	case []float64:
+		w.ArrayStart()
+		for i, e := range x {
+			w.Push("[" + strconv.Itoa(i) + "]")
+			w.Float(e)
+			w.Pop()
+		}
+		w.ArrayEnd()
+	case []int:
+		w.ArrayStart()
+		for _, e := range x {
+			w.Int(int64(e))
+		}
+		w.ArrayEnd()
+	case json.Number:
+		if !isNumber(string(x)) {
+			w.Fail(fmt.Errorf("%w: invalid json.Number %q", ErrUnsupported, string(x)))
+			return
+		}
+		w.sep()
+		w.Buf = append(w.Buf, x...)
+		w.comma = true
+	case json.RawMessage:
+		if !json.Valid(x) {
+			w.Fail(fmt.Errorf("%w: invalid json.RawMessage", ErrUnsupported))
+			return
+		}
+		w.compact(x)
+	case Marshaler:
+		x.MarshalJSONTo(w)
+	case json.Marshaler:
+		w.marshaler(v)
+	default:
+		w.reflectValue(v, depth)
+	}
+}
+
+// Marshaler is implemented by values that write themselves to a Writer.
+type Marshaler interface {
+	MarshalJSONTo(w *Writer)
+}
+
+func (w *Writer) float32(f float32) {
+	w.sep()
+	f64 := float64(f)
+	if math.IsNaN(f64) || math.IsInf(f64, 0) {
+		w.Fail(ErrNaN)
+		w.Buf = append(w.Buf, '0')
+		w.comma = true
+		return
+	}
+	abs := math.Abs(f64)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	w.Buf = strconv.AppendFloat(w.Buf, f64, format, -1, 32)
+	w.comma = true
+}
+
+func (w *Writer) stringMap(m map[string]any, depth int) {
+	if m == nil {
+		w.Null()
+		return
+	}
+	w.ObjectStart()
+	var small [16]string
+	keys := small[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		w.Key(k)
+		w.Push(k)
+		w.any(m[k], depth+1)
+		w.Pop()
+		if w.err != nil {
+			break
+		}
+	}
+	w.ObjectEnd()
+}
+
+// marshaler and reflectValue fall back to encoding/json, then check the result.
+func (w *Writer) marshaler(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		w.Fail(fmt.Errorf("%w: %w", ErrUnsupported, err))
+		return
+	}
+	w.compact(b)
+}
+
+func (w *Writer) compact(b []byte) {
+	w.sep()
+	// Re-encode through the checker: the fallback may contain NaN-free but invalid UTF-8 strings
+	// (encoding/json replaces them), which is acceptable as encoding/json made them valid.
+	n := len(w.Buf)
+	var err error
+	w.Buf, err = appendCompact(w.Buf, b)
+	if err != nil {
+		w.Buf = w.Buf[:n]
+		w.Fail(fmt.Errorf("%w: %w", ErrUnsupported, err))
+	}
+	w.comma = true
+}
+
+func appendCompact(dst, src []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	err := json.Compact(buf, src)
+	return buf.Bytes(), err
+}
+
+func (w *Writer) reflectValue(v any, depth int) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			w.Null()
+			return
+		}
+		w.any(rv.Elem().Interface(), depth+1)
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			w.Fail(fmt.Errorf("%w: map key type %s", ErrUnsupported, rv.Type().Key()))
+			return
+		}
+		if rv.IsNil() {
+			w.Null()
+			return
+		}
+		w.ObjectStart()
+		keys := rv.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			w.Key(k.String())
+			w.Push(k.String())
+			w.any(rv.MapIndex(k).Interface(), depth+1)
+			w.Pop()
+			if w.err != nil {
+				break
+			}
+		}
+		w.ObjectEnd()
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			w.Null()
+			return
+		}
+		if rv.Kind() == reflect.Slice && rv.Type().Elem().Kind() == reflect.Uint8 {
+			w.marshaler(v) // []byte: base64, as encoding/json does
+			return
+		}
+		w.ArrayStart()
+		for i := 0; i < rv.Len(); i++ {
+			w.Push("[" + strconv.Itoa(i) + "]")
+			w.any(rv.Index(i).Interface(), depth+1)
+			w.Pop()
+			if w.err != nil {
+				break
+			}
+		}
+		w.ArrayEnd()
+	case reflect.String:
+		w.String(rv.String())
+	case reflect.Bool:
+		w.Bool(rv.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		w.Int(rv.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		w.Uint(rv.Uint())
+	case reflect.Float32, reflect.Float64:
+		w.Float(rv.Float())
+	case reflect.Struct:
+		w.marshaler(v)
+	default:
+		w.Fail(fmt.Errorf("%w: %s", ErrUnsupported, rv.Type()))
+	}
+}
+
+// isNumber reports whether s is a valid JSON number.
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '-' {
+		s = s[1:]
+		if s == "" {
+			return false
+		}
+	}
+	switch {
+	case s[0] == '0':
+		s = s[1:]
+	case '1' <= s[0] && s[0] <= '9':
+		s = s[1:]
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	default:
+		return false
+	}
+	if len(s) >= 2 && s[0] == '.' && '0' <= s[1] && s[1] <= '9' {
+		s = s[2:]
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	}
+	if len(s) >= 2 && (s[0] == 'e' || s[0] == 'E') {
+		s = s[1:]
+		if s[0] == '+' || s[0] == '-' {
+			s = s[1:]
+			if s == "" {
+				return false
+			}
+		}
+		for len(s) > 0 && '0' <= s[0] && s[0] <= '9' {
+			s = s[1:]
+		}
+	}
+	return s == ""
+}
