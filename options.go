@@ -320,3 +320,11 @@ func WithOrderMessageIDs(enabled bool) Option {
 		return nil
 	})
 }
+
+// withJitter injects the jitter source (tests): each backoff delay is scaled by 0.5+f().
+func withJitter(f func() float64) Option {
+	return optionFunc(func(c *config) error {
+		c.jitter = f
+		return nil
+	})
+}

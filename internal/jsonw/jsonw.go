@@ -75,6 +75,9 @@ func (w *Writer) pathString() string {
 		if i > 0 && !strings.HasPrefix(p, "[") {
 			b.WriteByte('.')
 		}
+		if !utf8.ValidString(p) {
+			p = strconv.Quote(p)
+		}
 		b.WriteString(p)
 	}
 	return b.String()
@@ -118,13 +121,12 @@ func (w *Writer) ArrayEnd() {
 	w.comma = true
 }
 
-// Key writes an object key and the colon. Keys are escaped like strings.
+// Key writes an object key and the colon. Keys are escaped like strings;
+// invalid UTF-8 is an error (push the key first so the error names it).
 func (w *Writer) Key(k string) {
 	w.sep()
 	if !utf8.ValidString(k) {
-		w.Push(strconv.Quote(k))
-		w.Fail(ErrInvalidUTF8)
-		w.Pop()
+		w.Fail(ErrInvalidUTF8) // callers push the key first, so the path names it
 	}
 	w.Buf = AppendString(w.Buf, k)
 	w.Buf = append(w.Buf, ':')
@@ -426,8 +428,8 @@ func (w *Writer) stringMap(m map[string]any, depth int) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		w.Key(k)
 		w.Push(k)
+		w.Key(k)
 		w.any(m[k], depth+1)
 		w.Pop()
 		if w.err != nil {
@@ -489,8 +491,8 @@ func (w *Writer) reflectValue(v any, depth int) {
 		keys := rv.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
-			w.Key(k.String())
 			w.Push(k.String())
+			w.Key(k.String())
 			w.any(rv.MapIndex(k).Interface(), depth+1)
 			w.Pop()
 			if w.err != nil {
