@@ -1,0 +1,159 @@
+package analyticstest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tracklane/analytics"
+)
+
+// Recorder is an in-memory analytics.Transport that records what the client
+// sends. Give it to a client with analytics.WithTransport; the client still
+// batches, retries and accounts as it would over HTTP.
+//
+// A Send succeeds unless its context is done or a failure was scripted with
+// FailNext or FailNextStatus. Only successful sends count as delivered
+// (Messages, Batches, Tracks, Last, WaitFor); every send, failed or not, is
+// kept in Attempts. Each delivered message is also checked with Validate,
+// and each batch against the 2,500-message limit; the findings are in
+// Violations and never fail a send.
+//
+// The zero value is ready to use. A Recorder is safe for concurrent use; all
+// its methods return copies the caller may keep.
+type Recorder struct {
+	store
+	batches  []analytics.Batch
+	attempts []Attempt
+	failures []error // scripted results of the next sends, in order
+}
+
+// Attempt is one call of Recorder.Send: the batch as it was sent and what
+// Send returned (nil for a delivered batch).
+type Attempt struct {
+	Batch analytics.Batch
+	Err   error
+}
+
+// NewRecorder returns an empty Recorder; it is the same as new(Recorder).
+func NewRecorder() *Recorder { return new(Recorder) }
+
+// Send records batch (deep-copied) and returns nil, or the next scripted
+// failure, or ctx.Err() when ctx is already done. It implements
+// analytics.Transport. A nil batch fails with an error.
+func (r *Recorder) Send(ctx context.Context, batch *analytics.Batch) error {
+	if batch == nil {
+		return fmt.Errorf("analyticstest: Recorder.Send: nil batch")
+	}
+	cp := analytics.Batch{SentAt: batch.SentAt, Attempt: batch.Attempt, Messages: make([]json.RawMessage, len(batch.Messages))}
+	for i, m := range batch.Messages {
+		cp.Messages[i] = bytes.Clone(m)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var err error
+	switch {
+	case ctx.Err() != nil:
+		err = ctx.Err()
+	case len(r.failures) > 0:
+		err = r.failures[0]
+		r.failures = r.failures[1:]
+	}
+	r.attempts = append(r.attempts, Attempt{Batch: cp, Err: err})
+	if err != nil {
+		r.notifyLocked()
+		return err
+	}
+	r.batches = append(r.batches, cp)
+	if len(cp.Messages) > MaxBatchMessages {
+		r.violations = append(r.violations, Violation{Index: -1, Field: "batch", Rule: RuleBatch,
+			Reason: fmt.Sprintf("batch has %d messages, over %d", len(cp.Messages), MaxBatchMessages)})
+	}
+	for i, raw := range cp.Messages {
+		vs := Validate(raw)
+		for j := range vs {
+			vs[j].Index = i
+		}
+		r.violations = append(r.violations, vs...)
+		m, err := DecodeMessage(raw)
+		if err != nil {
+			m = Message{Raw: raw}
+		}
+		r.msgs = append(r.msgs, m)
+	}
+	r.notifyLocked()
+	return nil
+}
+
+// FailNext makes the next n sends return err (after those already
+// scripted). Wrap an *analytics.HTTPError in err to have the client classify
+// it by status; any other error is retried as a network failure. n below 1
+// or a nil err scripts nothing.
+func (r *Recorder) FailNext(n int, err error) {
+	if n < 1 || err == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for range n {
+		r.failures = append(r.failures, err)
+	}
+}
+
+// FailNextStatus makes the next n sends fail with an *analytics.HTTPError
+// of the given status and Retry-After (0: none), as the HTTP transport
+// would report that answer. The client retries 5xx (except 501 and 505),
+// 408, 410, 429 and 460, gives up on other statuses and splits a batch on
+// 413. n below 1 scripts nothing.
+func (r *Recorder) FailNextStatus(n, status int, retryAfter time.Duration) {
+	r.FailNext(n, &analytics.HTTPError{StatusCode: status, RetryAfter: retryAfter})
+}
+
+// Messages returns the delivered messages, decoded, in the order sent.
+func (r *Recorder) Messages() []Message { return r.messages() }
+
+// Tracks returns the delivered track messages whose event is event, or all
+// track messages when event is "".
+func (r *Recorder) Tracks(event string) []Message { return r.tracks(event) }
+
+// Last returns the last delivered message, and false when there is none.
+func (r *Recorder) Last() (Message, bool) { return r.last() }
+
+// Len returns the number of delivered messages.
+func (r *Recorder) Len() int { return r.len() }
+
+// Batches returns the delivered batches, in the order sent.
+func (r *Recorder) Batches() []analytics.Batch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]analytics.Batch(nil), r.batches...)
+}
+
+// Attempts returns every call of Send, delivered or failed, in order.
+func (r *Recorder) Attempts() []Attempt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Attempt(nil), r.attempts...)
+}
+
+// Violations returns what Validate found wrong in the delivered messages
+// (Index is the message's position in its batch), nil when nothing.
+func (r *Recorder) Violations() []Violation { return r.violationList() }
+
+// WaitFor blocks until at least n messages have been delivered (counting
+// since the last Reset) or ctx ends, when it returns an error wrapping
+// ctx.Err(). It never sleeps: every Send wakes it.
+func (r *Recorder) WaitFor(ctx context.Context, n int) error { return r.waitFor(ctx, n) }
+
+// Reset forgets every recorded batch, attempt, message and violation, and
+// every failure still scripted.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs, r.violations, r.batches, r.attempts, r.failures = nil, nil, nil, nil, nil
+	r.notifyLocked()
+}
+
+var _ analytics.Transport = (*Recorder)(nil)
