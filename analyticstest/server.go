@@ -1,0 +1,489 @@
+package analyticstest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Server is a fake Segment-compatible HTTP endpoint on a loopback address,
+// modelled on httptest.Server. It serves POST /v1/batch and the single-call
+// endpoints /v1/track, /v1/identify, /v1/page, /v1/screen, /v1/group and
+// /v1/alias, checks each request as a strict collector would, and records
+// the messages of the requests it accepts.
+//
+// Every request is checked for: Basic auth with the write key (else 401);
+// Content-Type application/json and a body that is plain or gzip
+// (Content-Encoding: gzip), at most 500,000 bytes uncompressed for a batch
+// and 32,000 for a single call (else 400, or the status set with
+// WithBodyLimit); valid JSON; and each message as Validate checks it, plus
+// the batch rules of ValidateBatch. Failures of the first group always
+// reject the request; message and batch violations reject it with 400
+// unless WithRejectViolations(false) is given, in which case they are only
+// recorded and the request is accepted. Every failed check is kept in
+// Violations. An accepted request answers 200 {"success":true}.
+//
+// Messages are counted as delivered only from accepted requests, once per
+// messageId: a message whose messageId was already delivered is counted by
+// Duplicates, not recorded again (Segment deduplicates on messageId).
+//
+// Scripted faults (Respond) change how the next requests are answered.
+//
+// A Server is safe for concurrent use. Close it when done.
+type Server struct {
+	// URL is the base URL, http://127.0.0.1:port, with no trailing slash:
+	// give it to analytics.WithEndpoint.
+	URL string
+
+	store
+	writeKey string
+	cfg      serverConfig
+	srv      *httptest.Server
+
+	faults   []Fault // queued, one per request
+	requests []Request
+	seen     map[string]bool // delivered messageIds
+	dups     int
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	handlers  sync.WaitGroup
+}
+
+// Request is one request the Server received.
+type Request struct {
+	Method string
+	Path   string
+	Header http.Header
+	// Body is the uncompressed body as read: at most the body limit plus one
+	// byte; nil when it could not be read.
+	Body []byte
+	// Status is the status answered, 0 when the connection was closed
+	// without an answer (Hang, Disconnect, ProcessThenDisconnect, a client
+	// that gave up during a Delay).
+	Status int
+	// Accepted is the number of messages accepted from this request,
+	// redeliveries included.
+	Accepted int
+}
+
+type serverConfig struct {
+	reject       bool
+	bodyLimit    int
+	tooBigStatus int
+}
+
+// ServerOption configures NewServer.
+type ServerOption func(*serverConfig)
+
+// WithRejectViolations chooses whether a request with message or batch
+// violations (missing fields, bad timestamps, ecommerce property types,
+// over 2,500 messages, ...) is answered 400 (true, the default) or accepted
+// with its violations only recorded (false, as Segment answers 200 and
+// drops the bad events). Request-level failures (auth, Content-Type,
+// encoding, body size, invalid JSON, messages over 32,000 bytes) are
+// rejected either way.
+func WithRejectViolations(reject bool) ServerOption {
+	return func(c *serverConfig) { c.reject = reject }
+}
+
+// WithBodyLimit sets the largest uncompressed /v1/batch body and the status
+// answered above it. Default 500,000 bytes and 400, as Segment; RudderStack
+// answers 413 above 4,000,000 bytes (WithBodyLimit(4_000_000, 413)), which
+// makes the client split the batch. The 32,000-byte limit of single calls
+// answers the same status. A limit below 1 keeps the default; a status
+// outside 400..599 means 400.
+func WithBodyLimit(maxBytes, status int) ServerOption {
+	return func(c *serverConfig) {
+		if maxBytes >= 1 {
+			c.bodyLimit = maxBytes
+		}
+		if status < 400 || status > 599 {
+			status = 400
+		}
+		c.tooBigStatus = status
+	}
+}
+
+// NewServer starts and returns a Server that accepts writeKey, listening on
+// a loopback port. An empty writeKey turns the auth check off. Options that
+// are nil are ignored. Like httptest.NewServer, it panics if it cannot
+// listen.
+func NewServer(writeKey string, opts ...ServerOption) *Server {
+	s := &Server{
+		writeKey: writeKey,
+		cfg:      serverConfig{reject: true, bodyLimit: MaxBatchBytes, tooBigStatus: 400},
+		seen:     map[string]bool{},
+		closing:  make(chan struct{}),
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&s.cfg)
+		}
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Client returns an *http.Client that talks to the Server; its idle
+// connections are closed by Close.
+func (s *Server) Client() *http.Client { return s.srv.Client() }
+
+// Close shuts the server down and blocks until every request it received
+// has finished. Hung requests (Hang) and pending delays end at once, their
+// connections closed without an answer. The recorded data stays readable.
+// Close is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.srv.Close()
+		s.handlers.Wait()
+	})
+}
+
+// Respond queues faults for the next requests, after those already
+// queued: each request takes one (a Fault with Times(n) serves n). Requests
+// that find the queue empty are processed normally.
+func (s *Server) Respond(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range faults {
+		for range max(f.times, 1) {
+			s.faults = append(s.faults, f)
+		}
+	}
+}
+
+// Pending returns the number of queued faults not yet used.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.faults)
+}
+
+// Messages returns the delivered messages, decoded, in the order received,
+// each messageId once.
+func (s *Server) Messages() []Message { return s.messages() }
+
+// Tracks returns the delivered track messages whose event is event, or all
+// track messages when event is "".
+func (s *Server) Tracks(event string) []Message { return s.tracks(event) }
+
+// Last returns the last delivered message, and false when there is none.
+func (s *Server) Last() (Message, bool) { return s.last() }
+
+// Len returns the number of delivered messages (each messageId once).
+func (s *Server) Len() int { return s.len() }
+
+// Violations returns every failed check of every processed request, in the
+// order found; nil when none.
+func (s *Server) Violations() []Violation { return s.violationList() }
+
+// Duplicates returns how many messages arrived again, in accepted requests,
+// after their messageId had been delivered (as a client does when an answer
+// is lost).
+func (s *Server) Duplicates() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dups
+}
+
+// Requests returns every request received, in order of arrival (as its
+// handling finished).
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// WaitFor blocks until at least n messages have been delivered (counting
+// since the last Reset) or ctx ends, when it returns an error wrapping
+// ctx.Err(). It never sleeps: every accepted request wakes it.
+func (s *Server) WaitFor(ctx context.Context, n int) error { return s.waitFor(ctx, n) }
+
+// Reset forgets the recorded messages, violations, requests, duplicates and
+// delivered messageIds, and drops the queued faults.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs, s.violations, s.requests, s.faults = nil, nil, nil, nil
+	s.seen, s.dups = map[string]bool{}, 0
+	s.notifyLocked()
+}
+
+// endpoints maps paths to the call type they imply ("" for batch).
+var endpoints = map[string]string{
+	"/v1/batch": "", "/v1/track": "track", "/v1/identify": "identify", "/v1/page": "page",
+	"/v1/screen": "screen", "/v1/group": "group", "/v1/alias": "alias",
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Done()
+	req := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone()}
+	defer func() {
+		s.mu.Lock()
+		s.requests = append(s.requests, req)
+		s.notifyLocked()
+		s.mu.Unlock()
+	}()
+
+	typ, known := endpoints[r.URL.Path]
+	if !known {
+		req.Status = http.StatusNotFound
+		writeError(w, req.Status, "not_found", "no such endpoint")
+		return
+	}
+	if r.Method != http.MethodPost {
+		s.addViolations(Violation{Index: -1, Rule: RuleMethod, Reason: r.Method + " is not allowed; use POST"})
+		w.Header().Set("Allow", http.MethodPost)
+		req.Status = http.StatusMethodNotAllowed
+		writeError(w, req.Status, "method_not_allowed", "use POST")
+		return
+	}
+
+	var f Fault
+	s.mu.Lock()
+	if len(s.faults) > 0 {
+		f = s.faults[0]
+		s.faults = s.faults[1:]
+	}
+	s.mu.Unlock()
+
+	limit := s.cfg.bodyLimit
+	if typ != "" {
+		limit = MaxMessageBytes
+	}
+	body, readErr := readBody(r, limit)
+	req.Body = body
+	if f.action == actHang || f.delay > 0 {
+		// Read to the end, so that net/http notices a client that gives up.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+	}
+	if f.delay > 0 {
+		t := time.NewTimer(f.delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-s.closing:
+			t.Stop()
+			abort(w)
+			return
+		}
+	}
+	switch f.action {
+	case actHang:
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		abort(w)
+		return
+	case actDisconnect:
+		abort(w)
+		return
+	case actStatus:
+		for _, h := range f.headers {
+			w.Header().Set(h[0], h[1])
+		}
+		req.Status = f.status
+		writeError(w, f.status, "scripted", "scripted fault: "+strconv.Itoa(f.status)+" "+http.StatusText(f.status))
+		return
+	}
+
+	status, code, msg, accepted := s.process(r, typ, limit, body, readErr)
+	req.Accepted = accepted
+	if f.action == actDrop {
+		abort(w)
+		return
+	}
+	for _, h := range f.headers {
+		w.Header().Set(h[0], h[1])
+	}
+	req.Status = status
+	if status == http.StatusOK {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, `{"success":true}`)
+		return
+	}
+	writeError(w, status, code, msg)
+}
+
+// errTooLarge marks a body over the limit.
+type errTooLarge struct{ limit int }
+
+func (e errTooLarge) Error() string {
+	return "body is over the " + strconv.Itoa(e.limit) + "-byte limit"
+}
+
+// readBody reads at most limit+1 uncompressed bytes of r's body.
+func readBody(r *http.Request, limit int) ([]byte, error) {
+	var src io.Reader = r.Body
+	switch ce := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); ce {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, fmt.Errorf("unsupported Content-Encoding %q", ce)
+	}
+	b, err := io.ReadAll(io.LimitReader(src, int64(limit)+1))
+	if err != nil {
+		return b, fmt.Errorf("reading body: %w", err)
+	}
+	if len(b) > limit {
+		return b, errTooLarge{limit}
+	}
+	return b, nil
+}
+
+// process checks a request and records its messages when it is accepted.
+func (s *Server) process(r *http.Request, typ string, limit int, body []byte, readErr error) (status int, code, msg string, accepted int) {
+	hard := func(status int, code string, v Violation) (int, string, string, int) {
+		v.Index = -1
+		s.addViolations(v)
+		return status, code, v.Reason, 0
+	}
+	if s.writeKey != "" {
+		user, _, ok := r.BasicAuth()
+		switch {
+		case !ok:
+			return hard(http.StatusUnauthorized, "unauthorized", Violation{Field: "Authorization", Rule: RuleAuth,
+				Reason: "Basic auth with the write key is required"})
+		case user != s.writeKey:
+			return hard(http.StatusUnauthorized, "unauthorized", Violation{Field: "Authorization", Rule: RuleAuth,
+				Reason: "invalid write key"})
+		}
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return hard(http.StatusBadRequest, "invalid_request", Violation{Field: "Content-Type", Rule: RuleContentType,
+			Reason: fmt.Sprintf("Content-Type %q is not application/json", r.Header.Get("Content-Type"))})
+	}
+	if readErr != nil {
+		var tl errTooLarge
+		if errors.As(readErr, &tl) {
+			return hard(s.cfg.tooBigStatus, "payload_too_large", Violation{Rule: RuleBodySize,
+				Reason: readErr.Error()})
+		}
+		return hard(http.StatusBadRequest, "invalid_request", Violation{Field: "Content-Encoding", Rule: RuleEncoding,
+			Reason: readErr.Error()})
+	}
+
+	var vs []Violation
+	var raws []json.RawMessage
+	var writeKey *string
+	if typ == "" {
+		var bb *batchBody
+		vs, bb = validateBatch(body, limit)
+		if bb == nil {
+			s.addViolations(vs...)
+			return http.StatusBadRequest, "invalid_json", vs[0].Reason, 0
+		}
+		raws, writeKey = bb.Batch, bb.WriteKey
+	} else {
+		if !json.Valid(body) {
+			return hard(http.StatusBadRequest, "invalid_json", Violation{Rule: RuleJSON, Reason: "body is not valid JSON"})
+		}
+		vs = validateMessage(body, 0, typ)
+		var k struct {
+			WriteKey *string `json:"writeKey"`
+		}
+		_ = json.Unmarshal(body, &k)
+		raws, writeKey = []json.RawMessage{body}, k.WriteKey
+	}
+	if writeKey != nil && s.writeKey != "" && *writeKey != s.writeKey {
+		vs = append(vs, Violation{Index: -1, Field: "writeKey", Rule: RuleAuth, Reason: "writeKey in the body is not the write key"})
+	}
+	rejectHard, rejectSoft := false, false
+	for _, v := range vs {
+		switch v.Rule {
+		case RuleMessageSize, RuleJSON:
+			if v.Index < 0 || v.Rule == RuleMessageSize {
+				rejectHard = true
+				continue
+			}
+		}
+		rejectSoft = true
+	}
+	if rejectHard || (rejectSoft && s.cfg.reject) {
+		s.addViolations(vs...)
+		return http.StatusBadRequest, "invalid_request", vs[0].String(), 0
+	}
+
+	msgs := make([]Message, 0, len(raws))
+	for _, raw := range raws {
+		m, err := DecodeMessage(raw)
+		if err != nil {
+			m = Message{Raw: bytes.Clone(raw)}
+		}
+		if m.Type == "" {
+			m.Type = typ
+		}
+		msgs = append(msgs, m)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.violations = append(s.violations, vs...)
+	for _, m := range msgs {
+		if m.MessageID != "" {
+			if s.seen[m.MessageID] {
+				s.dups++
+				continue
+			}
+			s.seen[m.MessageID] = true
+		}
+		s.msgs = append(s.msgs, m)
+	}
+	s.notifyLocked()
+	return http.StatusOK, "", "", len(msgs)
+}
+
+func (s *Server) addViolations(vs ...Violation) {
+	if len(vs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.violations = append(s.violations, vs...)
+	s.mu.Unlock()
+}
+
+// writeError answers status with a Segment-style JSON error body.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	b, _ := json.Marshal(struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{code, msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// abort closes the request's connection without an answer.
+func abort(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			_ = c.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
