@@ -125,10 +125,11 @@ func (w *Writer) ArrayEnd() {
 // invalid UTF-8 is an error (push the key first so the error names it).
 func (w *Writer) Key(k string) {
 	w.sep()
-	if !utf8.ValidString(k) {
+	var ok bool
+	w.Buf, ok = appendString(w.Buf, k)
+	if !ok {
 		w.Fail(ErrInvalidUTF8) // callers push the key first, so the path names it
 	}
-	w.Buf = AppendString(w.Buf, k)
 	w.Buf = append(w.Buf, ':')
 	w.comma = false
 }
@@ -136,10 +137,11 @@ func (w *Writer) Key(k string) {
 // String writes a JSON string. Invalid UTF-8 is an error (never silently replaced).
 func (w *Writer) String(s string) {
 	w.sep()
-	if !utf8.ValidString(s) {
+	var ok bool
+	w.Buf, ok = appendString(w.Buf, s)
+	if !ok {
 		w.Fail(ErrInvalidUTF8)
 	}
-	w.Buf = AppendString(w.Buf, s)
 	w.comma = true
 }
 
@@ -236,6 +238,13 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // AppendString appends s as a quoted JSON string. Invalid UTF-8 bytes become
 // U+FFFD (callers that must refuse them check utf8.ValidString first).
 func AppendString(b []byte, s string) []byte {
+	b, _ = appendString(b, s)
+	return b
+}
+
+// appendString is AppendString that also reports whether s was valid UTF-8.
+func appendString(b []byte, s string) ([]byte, bool) {
+	valid := true
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -264,6 +273,7 @@ func AppendString(b []byte, s string) []byte {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
+			valid = false
 			b = append(b, s[start:i]...)
 			b = append(b, "\ufffd"...)
 			i += size
@@ -280,7 +290,7 @@ func AppendString(b []byte, s string) []byte {
 		i += size
 	}
 	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, '"'), valid
 }
 
 // Any writes a custom value: nil, bool, string, all Go integer and float
