@@ -53,6 +53,7 @@ type Server struct {
 
 	faults   []Fault // queued, one per request
 	requests []Request
+	gen      int             // incremented by Reset
 	seen     map[string]bool // delivered messageIds
 	dups     int
 
@@ -76,6 +77,9 @@ type Request struct {
 	// Accepted is the number of messages accepted from this request,
 	// redeliveries included.
 	Accepted int
+	// Done is false while the Server is still handling the request; the
+	// fields above are final once it is true.
+	Done bool
 }
 
 type serverConfig struct {
@@ -200,12 +204,20 @@ func (s *Server) Duplicates() int {
 	return s.dups
 }
 
-// Requests returns every request received, in order of arrival (as its
-// handling finished).
+// Requests returns every request received since the last Reset, in order
+// of arrival, including those still being handled (Done false).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
+}
+
+// WaitRequests blocks until at least n requests have arrived (counting
+// since the last Reset; each has taken its Fault, if any, and may still be
+// in progress) or ctx ends, when it returns an error wrapping ctx.Err().
+// Use it to act while a request hangs or is delayed.
+func (s *Server) WaitRequests(ctx context.Context, n int) error {
+	return s.waitUntil(ctx, func() int { return len(s.requests) }, n, "requests")
 }
 
 // WaitFor blocks until at least n messages have been delivered (counting
@@ -220,6 +232,7 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.msgs, s.violations, s.requests, s.faults = nil, nil, nil, nil
 	s.seen, s.dups = map[string]bool{}, 0
+	s.gen++
 	s.notifyLocked()
 }
 
@@ -233,14 +246,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
 	req := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone()}
+	typ, known := endpoints[r.URL.Path]
+
+	// Arrival: take the next fault and log the request as in progress.
+	var f Fault
+	s.mu.Lock()
+	if known && r.Method == http.MethodPost && len(s.faults) > 0 {
+		f = s.faults[0]
+		s.faults = s.faults[1:]
+	}
+	idx, gen := len(s.requests), s.gen
+	s.requests = append(s.requests, req)
+	s.notifyLocked()
+	s.mu.Unlock()
 	defer func() {
+		req.Done = true
 		s.mu.Lock()
-		s.requests = append(s.requests, req)
+		if s.gen == gen {
+			s.requests[idx] = req
+		}
 		s.notifyLocked()
 		s.mu.Unlock()
 	}()
 
-	typ, known := endpoints[r.URL.Path]
 	if !known {
 		req.Status = http.StatusNotFound
 		writeError(w, req.Status, "not_found", "no such endpoint")
@@ -253,14 +281,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, req.Status, "method_not_allowed", "use POST")
 		return
 	}
-
-	var f Fault
-	s.mu.Lock()
-	if len(s.faults) > 0 {
-		f = s.faults[0]
-		s.faults = s.faults[1:]
-	}
-	s.mu.Unlock()
 
 	limit := s.cfg.bodyLimit
 	if typ != "" {

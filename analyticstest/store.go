@@ -64,9 +64,15 @@ func (s *store) violationList() []Violation {
 
 // waitFor blocks until at least n messages are recorded or ctx ends.
 func (s *store) waitFor(ctx context.Context, n int) error {
+	return s.waitUntil(ctx, func() int { return len(s.msgs) }, n, "messages")
+}
+
+// waitUntil blocks until count() (called with mu held) is at least n, or
+// ctx ends. Every notifyLocked re-evaluates it.
+func (s *store) waitUntil(ctx context.Context, count func() int, n int, what string) error {
 	for {
 		s.mu.Lock()
-		have := len(s.msgs)
+		have := count()
 		if have >= n {
 			s.mu.Unlock()
 			return nil
@@ -79,7 +85,7 @@ func (s *store) waitFor(ctx context.Context, n int) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("analyticstest: waiting for %d messages, have %d: %w", n, have, ctx.Err())
+			return fmt.Errorf("analyticstest: waiting for %d %s, have %d: %w", n, what, have, ctx.Err())
 		}
 	}
 }
