@@ -47,10 +47,13 @@ func New(writeKey string, opts ...Option) (*Client, error) {
 		case !utf8.ValidString(writeKey) || strings.ContainsAny(writeKey, "\r\n"):
 			return nil, &ConfigError{Option: "New", Reason: "write key is not a valid string"}
 		}
-		if cfg.httpClient == nil {
+		owns := cfg.httpClient == nil
+		if owns {
 			cfg.httpClient = newDefaultHTTPClient(cfg.concurrency)
 		}
-		cfg.transport = newHTTPTransport(cfg)
+		ht := newHTTPTransport(cfg)
+		ht.ownsHTTP = owns
+		cfg.transport = ht
 	}
 	c := &Client{
 		cfg: cfg,

@@ -459,6 +459,9 @@ func (b *batcher) close(ctx context.Context) error {
 	}
 	b.abort() // everything is finished or must stop now
 	b.wg.Wait()
+	if ci, ok := b.transport.(interface{ closeIdle() }); ok {
+		ci.closeIdle()
+	}
 	return b.undelivered(failedBefore, cause)
 }
 

@@ -137,6 +137,7 @@ type httpTransport struct {
 	writeKey string
 	gzip     bool
 	now      func() time.Time
+	ownsHTTP bool // the client was made by New: close its idle connections on Close
 
 	bufs sync.Pool // *[]byte
 	gzws sync.Pool // *gzip.Writer
@@ -150,6 +151,15 @@ func newHTTPTransport(c *config) *httpTransport {
 		writeKey: c.writeKey,
 		gzip:     c.gzip,
 		now:      c.now,
+	}
+}
+
+// closeIdle closes the keep-alive connections of a client New made, so no
+// connection goroutine outlives Close. A client passed with WithHTTPClient
+// is the caller's to manage.
+func (t *httpTransport) closeIdle() {
+	if t.ownsHTTP {
+		t.client.CloseIdleConnections()
 	}
 }
 

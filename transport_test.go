@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 type capturedRequest struct {
@@ -237,4 +238,14 @@ func TestHTTPNetworkErrorIsRetriedAndKeyNeverLogged(t *testing.T) {
 	assert.Contains(t, logs.String(), "messages not delivered")
 	assert.NotContains(t, logs.String(), key)
 	assert.NotContains(t, err.Error(), key)
+}
+
+func TestCloseLeavesNoConnectionGoroutines(t *testing.T) {
+	srv, _ := captureServer(t, nil)
+	ignore := goleak.IgnoreCurrent()
+	c, err := New("k", WithEndpoint(srv.URL))
+	require.NoError(t, err)
+	require.NoError(t, c.Enqueue(track(1)))
+	require.NoError(t, c.Close(context.Background()))
+	goleak.VerifyNone(t, ignore)
 }
