@@ -1,0 +1,699 @@
+package analytics
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tracklane/analytics/internal/jsonw"
+)
+
+var ecomTime = time.Date(2015, 12, 10, 4, 8, 31, 905e6, time.UTC)
+
+func ecomStamp() *stamp {
+	return &stamp{newID: func() string { return "id-1" }, now: func() time.Time { return ecomTime }}
+}
+
+// encodeEcom encodes tr (with a user id when it has none) and returns the wire bytes.
+func encodeEcom(t testing.TB, tr Track) []byte {
+	t.Helper()
+	if tr.UserID == "" && tr.AnonymousID == "" {
+		tr.UserID = "019mr8mf4r"
+	}
+	data, _, err := encodeMessage(tr, ecomStamp())
+	if err != nil {
+		t.Fatalf("encode %q: %v", tr.Event, err)
+	}
+	return data
+}
+
+// propsOf encodes tr and returns its decoded message and properties.
+func propsOf(t testing.TB, tr Track) (msg, props map[string]any) {
+	t.Helper()
+	data := encodeEcom(t, tr)
+	if err := json.Unmarshal(data, &msg); err != nil {
+		t.Fatalf("encoded message is not JSON: %v\n%s", err, data)
+	}
+	props, ok := msg["properties"].(map[string]any)
+	if !ok {
+		t.Fatalf("no properties object in %s", data)
+	}
+	return msg, props
+}
+
+// Spec example values, shared by the golden cases.
+const (
+	exURL   = "https://www.example.com/product/path"
+	exImage = "https://www.example.com/product/path.jpg"
+	exOrder = "50314b8e9bcf000000000000"
+)
+
+var (
+	exMonopoly = Product{ProductID: "507f1f77bcf86cd799439011", SKU: "G-32", Category: "Games",
+		Name: "Monopoly: 3rd Edition", Brand: "Hasbro", Variant: "200 pieces", Price: 18.99, Quantity: 1,
+		Coupon: "MAYDEALS", Position: 3, URL: exURL, ImageURL: exImage}
+	exListProducts = []Product{
+		{ProductID: "507f1f77bcf86cd799439011", SKU: "45790-32", Name: "Monopoly: 3rd Edition", Price: 19,
+			Position: 1, Category: "Games", URL: exURL, ImageURL: exImage},
+		{ProductID: "505bd76785ebb509fc183733", SKU: "46493-32", Name: "Uno Card Game", Price: 3,
+			Position: 2, Category: "Games"},
+	}
+	exOrderProducts = []Product{
+		{ProductID: "507f1f77bcf86cd799439011", SKU: "45790-32", Name: "Monopoly: 3rd Edition", Price: 19,
+			Quantity: 1, Category: "Games", URL: exURL, ImageURL: exImage},
+		{ProductID: "505bd76785ebb509fc183733", SKU: "46493-32", Name: "Uno Card Game", Price: 3,
+			Quantity: 2, Category: "Games"},
+	}
+	exWishlist = Wishlist{WishlistID: "skdjsidjsdkdj29j", WishlistName: "Loved Games"}
+	exShare    = Share{Via: "email", Message: "Hey, check out this item", Recipient: "friend@example.com"}
+)
+
+// goldenCases feeds each constructor the example of SPEC.md / segment-docs
+// spec/ecommerce/v2.md; testdata/ecommerce/<file>.json is what the spec's
+// example sends (with the spec's corrections: upper-case currency, coupon_id
+// in Coupon Denied, Order Completed money as of 2024-04).
+func goldenCases() []struct {
+	file, event string
+	track       Track
+} {
+	return []struct {
+		file, event string
+		track       Track
+	}{
+		{"products_searched", "Products Searched", ProductsSearched(Search{Query: "blue roses"})},
+		{"product_list_viewed", "Product List Viewed", ProductListViewed(ProductList{
+			ListID: "hot_deals_1", Category: "Deals", Products: exListProducts})},
+		{"product_list_filtered", "Product List Filtered", ProductListFiltered(ProductList{
+			ListID:  "todays_deals_may_11_2019",
+			Filters: []Filter{{Type: "department", Value: "beauty"}, {Type: "price", Value: "under-$25"}},
+			Sorts:   []Sort{{Type: "price", Value: "desc"}},
+			Products: []Product{
+				{ProductID: "507f1f77bcf86cd798439011", SKU: "45360-32", Name: "Special Facial Soap", Price: 12.60,
+					Position: 1, Category: "Beauty", URL: exURL, ImageURL: exImage},
+				{ProductID: "505bd76785ebb509fc283733", SKU: "46573-32", Name: "Fancy Hairbrush", Price: 7.60,
+					Position: 2, Category: "Beauty"},
+			}})},
+		{"promotion_viewed", "Promotion Viewed", PromotionViewed(Promotion{PromotionID: "promo_1",
+			Creative: "top_banner_2", Name: "75% store-wide shoe sale", Position: "home_banner_top"})},
+		{"promotion_clicked", "Promotion Clicked", PromotionClicked(Promotion{PromotionID: "promo_1",
+			Creative: "top_banner_2", Name: "75% store-wide shoe sale", Position: "home_banner_top"})},
+		{"product_clicked", "Product Clicked", ProductClicked(exMonopoly)},
+		{"product_viewed", "Product Viewed", ProductViewed(exMonopoly, ProductValue{Currency: "usd", Value: 18.99})},
+		{"product_added", "Product Added", ProductAdded("skdjsidjsdkdj29j", exMonopoly)},
+		{"product_removed", "Product Removed", ProductRemoved("ksjdj92dj29dj92d2j", exMonopoly)},
+		{"cart_viewed", "Cart Viewed", CartViewed(Cart{CartID: "d92jd29jd92jd29j92d92jd", Products: exListProducts})},
+		{"checkout_started", "Checkout Started", CheckoutStarted(Order{OrderID: exOrder, Affiliation: "Google Store",
+			Value: 30, Revenue: 25.00, Shipping: 3, Tax: 2, Discount: 2.5, Coupon: "hasbros", Currency: "USD",
+			Products: exOrderProducts})},
+		{"checkout_step_viewed", "Checkout Step Viewed", CheckoutStepViewed(CheckoutStep{CheckoutID: exOrder,
+			Step: 2, ShippingMethod: "Fedex", PaymentMethod: "Visa"})},
+		{"checkout_step_completed", "Checkout Step Completed", CheckoutStepCompleted(CheckoutStep{CheckoutID: exOrder,
+			Step: 2, ShippingMethod: "Fedex", PaymentMethod: "Visa"})},
+		{"payment_info_entered", "Payment Info Entered", PaymentInfoEntered(CheckoutStep{
+			CheckoutID: "39f39fj39f3jf93fj9fj39fj3f", OrderID: "dkfsjidfjsdifsdfksdjfkdsfjsdfkdsf"})},
+		{"order_updated", "Order Updated", OrderUpdated(Order{OrderID: exOrder, Affiliation: "Google Store",
+			Total: 27.50, Revenue: 25.00, Shipping: 3, Tax: 2, Discount: 2.5, Coupon: "hasbros", Currency: "USD",
+			Products: exOrderProducts})},
+		{"order_completed", "Order Completed", OrderCompleted(Order{CheckoutID: "fksdjfsdjfisjf9sdfjsd9f",
+			OrderID: exOrder, Affiliation: "Google Store", Subtotal: 22.50, Total: 27.50, Revenue: 22.50,
+			Shipping: 3, Tax: 2, Discount: 2.5, Coupon: "hasbros", Currency: "USD", Products: exOrderProducts})},
+		{"order_refunded", "Order Refunded", OrderRefunded(Order{OrderID: exOrder, Total: 30, Currency: "USD",
+			Products: exOrderProducts})},
+		{"order_cancelled", "Order Cancelled", OrderCancelled(Order{OrderID: exOrder, Affiliation: "Google Store",
+			Total: 30, Revenue: 25.00, Shipping: 3, Tax: 2, Discount: 2.5, Coupon: "hasbros", Currency: "USD",
+			Products: exOrderProducts})},
+		{"coupon_entered", "Coupon Entered", CouponEntered(Coupon{OrderID: exOrder,
+			CartID: "923923929jd29jd92dj9j93fj3", CouponID: "may_deals_2016"})},
+		{"coupon_applied", "Coupon Applied", CouponApplied(Coupon{OrderID: exOrder,
+			CartID: "923923929jd29jd92dj9j93fj3", CouponID: "may_deals_2016", CouponName: "May Deals 2016",
+			Discount: 23.32})},
+		{"coupon_denied", "Coupon Denied", CouponDenied(Coupon{OrderID: exOrder,
+			CartID: "923923929jd29jd92dj9j93fj3", CouponID: "may_deals_2016", Reason: "Coupon expired"})},
+		{"coupon_removed", "Coupon Removed", CouponRemoved(Coupon{OrderID: exOrder,
+			CartID: "923923929jd29jd92dj9j93fj3", CouponID: "may_deals_2016", CouponName: "May Deals 2016",
+			Discount: 23.32})},
+		{"product_added_to_wishlist", "Product Added to Wishlist", ProductAddedToWishlist(exWishlist, exMonopoly)},
+		{"product_removed_from_wishlist", "Product Removed from Wishlist", ProductRemovedFromWishlist(exWishlist, exMonopoly)},
+		{"wishlist_product_added_to_cart", "Wishlist Product Added to Cart",
+			WishlistProductAddedToCart(exWishlist, "99j2d92j9dj29dj29d2d", exMonopoly)},
+		{"product_shared", "Product Shared", ProductShared(exShare, exMonopoly)},
+		{"cart_shared", "Cart Shared", CartShared(exShare, Cart{CartID: "d92jd29jd92jd29j92d92jd",
+			Products: []Product{{ProductID: "507f1f77bcf86cd799439011"}, {ProductID: "505bd76785ebb509fc183733"}}})},
+		{"product_reviewed", "Product Reviewed", ProductReviewed(Review{ProductID: "507f1f77bcf86cd799439011",
+			ReviewID: "kdfjrj39fj39jf3", ReviewBody: "I love this product", Rating: "5"})},
+	}
+}
+
+func TestEcommerceGolden(t *testing.T) {
+	cases := goldenCases()
+	if len(cases) != numEvents {
+		t.Fatalf("%d golden cases, want one per event (%d)", len(cases), numEvents)
+	}
+	seen := map[string]bool{}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			if tc.track.Event != tc.event {
+				t.Errorf("Event = %q, want %q", tc.track.Event, tc.event)
+			}
+			seen[tc.track.Event] = true
+
+			raw, err := os.ReadFile(filepath.Join("testdata", "ecommerce", tc.file+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want map[string]any
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			msg, got := propsOf(t, tc.track)
+			if msg["event"] != tc.event || msg["type"] != "track" {
+				t.Errorf("type/event = %v/%v", msg["type"], msg["event"])
+			}
+			gotKeys, wantKeys := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want))
+			if !slices.Equal(gotKeys, wantKeys) {
+				t.Errorf("keys\n got %v\nwant %v", gotKeys, wantKeys)
+			}
+			for _, k := range wantKeys {
+				// DeepEqual on decoded JSON compares types too: a string
+				// "19" or a number position 3 vs "3" fails here.
+				if !reflect.DeepEqual(got[k], want[k]) {
+					t.Errorf("%s = %#v (%T), want %#v (%T)", k, got[k], got[k], want[k], want[k])
+				}
+			}
+			// Every sent key is one of the event's spec table.
+			for _, k := range gotKeys {
+				if !tc.track.typed.emits(k) {
+					t.Errorf("sent %q, which is not in the %s table", k, tc.event)
+				}
+			}
+		})
+	}
+	if len(seen) != numEvents {
+		t.Errorf("%d distinct events, want %d", len(seen), numEvents)
+	}
+}
+
+// fullProduct sets every one of the 12 product fields.
+var fullProduct = Product{ProductID: "p1", SKU: "s1", Category: "c", Name: "n", Brand: "b", Variant: "v",
+	Price: 1.5, Quantity: 2, Coupon: "cp", Position: 1, URL: "u", ImageURL: "i"}
+
+// TestEcommerceTables fills every field of every input and checks that each
+// event sends exactly the keys of its SPEC.md table, written out here again
+// so that a slip in the package's own table is caught.
+func TestEcommerceTables(t *testing.T) {
+	product := []string{"product_id", "sku", "category", "name", "brand", "variant", "price", "quantity",
+		"coupon", "position", "url", "image_url"}
+	productShared := []string{"product_id", "sku", "category", "name", "brand", "variant", "price", "url", "image_url"}
+	order := Order{OrderID: "o", CheckoutID: "c", Affiliation: "a", Subtotal: 1, Total: 2, Revenue: 3,
+		Value: 4, Shipping: 5, Tax: 6, Discount: 7, Coupon: "cp", Currency: "eur", Products: []Product{fullProduct}}
+	step := CheckoutStep{CheckoutID: "c", OrderID: "o", Step: 1, ShippingMethod: "s", PaymentMethod: "p"}
+	coupon := Coupon{OrderID: "o", CartID: "c", CouponID: "id", CouponName: "n", Discount: 1, Reason: "r"}
+	list := ProductList{ListID: "l", Category: "c", Products: []Product{fullProduct},
+		Filters: []Filter{{"t", "v"}}, Sorts: []Sort{{"t", "v"}}}
+	promo := Promotion{PromotionID: "p", Creative: "c", Name: "n", Position: "top"}
+	cart := Cart{CartID: "c", Products: []Product{fullProduct}}
+	with := func(base []string, extra ...string) []string { return append(slices.Clone(base), extra...) }
+
+	cases := []struct {
+		track Track
+		keys  []string
+	}{
+		{ProductsSearched(Search{Query: "q"}), []string{"query"}},
+		{ProductListViewed(list), []string{"list_id", "category", "products"}},
+		{ProductListFiltered(list), []string{"list_id", "category", "filters", "sorts", "products"}},
+		{PromotionViewed(promo), []string{"promotion_id", "creative", "name", "position"}},
+		{PromotionClicked(promo), []string{"promotion_id", "creative", "name", "position"}},
+		{ProductClicked(fullProduct), product},
+		{ProductViewed(fullProduct, ProductValue{Currency: "USD", Value: 3}), with(product, "currency", "value")},
+		{ProductAdded("c", fullProduct), with(product, "cart_id")},
+		{ProductRemoved("c", fullProduct), with(product, "cart_id")},
+		{CartViewed(cart), []string{"cart_id", "products"}},
+		{CheckoutStarted(order), []string{"order_id", "affiliation", "value", "revenue", "shipping", "tax",
+			"discount", "coupon", "currency", "products"}},
+		{CheckoutStepViewed(step), []string{"checkout_id", "step", "shipping_method", "payment_method"}},
+		{CheckoutStepCompleted(step), []string{"checkout_id", "step", "shipping_method", "payment_method"}},
+		{PaymentInfoEntered(step), []string{"checkout_id", "order_id", "step", "shipping_method", "payment_method"}},
+		{OrderUpdated(order), []string{"order_id", "affiliation", "total", "revenue", "shipping", "tax",
+			"discount", "coupon", "currency", "products"}},
+		{OrderCompleted(order), []string{"checkout_id", "order_id", "affiliation", "subtotal", "total", "revenue",
+			"shipping", "tax", "discount", "coupon", "currency", "products"}},
+		{OrderRefunded(order), []string{"checkout_id", "order_id", "affiliation", "subtotal", "total", "revenue",
+			"shipping", "tax", "discount", "coupon", "currency", "products"}},
+		{OrderCancelled(order), []string{"order_id", "affiliation", "total", "revenue", "shipping", "tax",
+			"discount", "coupon", "currency", "products"}},
+		{CouponEntered(coupon), []string{"order_id", "cart_id", "coupon_id"}},
+		{CouponApplied(coupon), []string{"order_id", "cart_id", "coupon_id", "coupon_name", "discount"}},
+		{CouponDenied(coupon), []string{"order_id", "cart_id", "coupon_id", "coupon_name", "reason"}},
+		{CouponRemoved(coupon), []string{"order_id", "cart_id", "coupon_id", "coupon_name", "discount"}},
+		{ProductAddedToWishlist(exWishlist, fullProduct), with(product, "wishlist_id", "wishlist_name")},
+		{ProductRemovedFromWishlist(exWishlist, fullProduct), with(product, "wishlist_id", "wishlist_name")},
+		{WishlistProductAddedToCart(exWishlist, "c", fullProduct), with(product, "wishlist_id", "wishlist_name", "cart_id")},
+		{ProductShared(exShare, fullProduct), with(productShared, "share_via", "share_message", "recipient")},
+		{CartShared(exShare, cart), []string{"share_via", "share_message", "recipient", "cart_id", "products"}},
+		{ProductReviewed(Review{ProductID: "p", ReviewID: "r", ReviewBody: "b", Rating: "4"}),
+			[]string{"product_id", "review_id", "review_body", "rating"}},
+	}
+	if len(cases) != numEvents {
+		t.Fatalf("%d cases, want %d", len(cases), numEvents)
+	}
+	for _, tc := range cases {
+		t.Run(tc.track.Event, func(t *testing.T) {
+			_, props := propsOf(t, tc.track)
+			got, want := slices.Sorted(maps.Keys(props)), slices.Sorted(slices.Values(tc.keys))
+			if !slices.Equal(got, want) {
+				t.Errorf("keys\n got %v\nwant %v", got, want)
+			}
+			// emits is exactly the table, and nothing else.
+			for _, k := range want {
+				if !tc.track.typed.emits(k) {
+					t.Errorf("emits(%q) = false", k)
+				}
+			}
+			for i := range numKeys {
+				k := key(i).String()
+				if !slices.Contains(want, k) && tc.track.typed.emits(k) {
+					t.Errorf("emits(%q) = true, not in the table", k)
+				}
+			}
+			if tc.track.typed.emits("color") {
+				t.Error(`emits("color") = true`)
+			}
+		})
+	}
+}
+
+// TestEcommerceJSONTypes checks the types the spec singles out.
+func TestEcommerceJSONTypes(t *testing.T) {
+	_, p := propsOf(t, PromotionViewed(Promotion{Position: "home_banner_top"}))
+	if _, ok := p["position"].(string); !ok {
+		t.Errorf("promotion position = %#v, want a string", p["position"])
+	}
+	_, p = propsOf(t, ProductClicked(Product{ProductID: "x", Position: 3}))
+	if p["position"] != 3.0 {
+		t.Errorf("product position = %#v, want the number 3", p["position"])
+	}
+	_, p = propsOf(t, ProductReviewed(Review{Rating: "5"}))
+	if p["rating"] != "5" {
+		t.Errorf("rating = %#v, want the string \"5\"", p["rating"])
+	}
+	_, p = propsOf(t, CheckoutStepViewed(CheckoutStep{Step: 2}))
+	if p["step"] != 2.0 {
+		t.Errorf("step = %#v, want the number 2", p["step"])
+	}
+	_, p = propsOf(t, ProductsSearched(Search{QueryObject: Properties{"text": "roses", "color": "blue", "max": 20}}))
+	if want := map[string]any{"text": "roses", "color": "blue", "max": 20.0}; !reflect.DeepEqual(p["query"], want) {
+		t.Errorf("object query = %#v, want %#v", p["query"], want)
+	}
+	_, p = propsOf(t, ProductsSearched(Search{}))
+	if len(p) != 0 {
+		t.Errorf("empty search sent %v", p)
+	}
+	// Currency is normalised to upper case.
+	_, p = propsOf(t, OrderCompleted(Order{Currency: "eUr"}))
+	if p["currency"] != "EUR" {
+		t.Errorf("currency = %v, want EUR", p["currency"])
+	}
+}
+
+func TestEcommerceZeros(t *testing.T) {
+	tests := []struct {
+		name  string
+		track Track
+		want  map[string]any // exact properties
+	}{
+		{"free product is sent with price 0",
+			ProductAdded("c", Product{ProductID: "p", Price: 0}),
+			map[string]any{"cart_id": "c", "product_id": "p", "price": 0.0}},
+		{"free product identified by sku",
+			ProductClicked(Product{SKU: "s"}), map[string]any{"sku": "s", "price": 0.0}},
+		{"free product identified by name, in a list",
+			CartViewed(Cart{Products: []Product{{Name: "n"}}}),
+			map[string]any{"products": []any{map[string]any{"name": "n", "price": 0.0}}}},
+		{"anonymous product: no price",
+			ProductClicked(Product{Category: "Games"}), map[string]any{"category": "Games"}},
+		{"quantity, position and step 0 are not set",
+			PaymentInfoEntered(CheckoutStep{CheckoutID: "c", Step: 0}), map[string]any{"checkout_id": "c"}},
+		{"zero quantity and position omitted",
+			ProductClicked(Product{ProductID: "p", Price: 2, Quantity: 0, Position: 0}),
+			map[string]any{"product_id": "p", "price": 2.0}},
+		{"order money 0 not sent by default",
+			OrderCompleted(Order{OrderID: "o", Total: 0, Revenue: 0, Shipping: 0, Tax: 0, Discount: 0}),
+			map[string]any{"order_id": "o"}},
+		{"free order with SendZero",
+			OrderCompleted(Order{OrderID: "o", Discount: 30, SendZero: ZeroTotal | ZeroRevenue | ZeroSubtotal}),
+			map[string]any{"order_id": "o", "subtotal": 0.0, "total": 0.0, "revenue": 0.0, "discount": 30.0}},
+		{"free shipping and no tax",
+			OrderCompleted(Order{Total: 10, Revenue: 10, SendZero: ZeroShipping | ZeroTax}),
+			map[string]any{"total": 10.0, "revenue": 10.0, "shipping": 0.0, "tax": 0.0}},
+		{"ZeroAll sends the event's money fields only",
+			OrderUpdated(Order{SendZero: ZeroAll}),
+			map[string]any{"total": 0.0, "revenue": 0.0, "shipping": 0.0, "tax": 0.0, "discount": 0.0}},
+		{"ZeroAll in Checkout Started sends value, not total",
+			CheckoutStarted(Order{SendZero: ZeroAll}),
+			map[string]any{"value": 0.0, "revenue": 0.0, "shipping": 0.0, "tax": 0.0, "discount": 0.0}},
+		{"coupon worth nothing",
+			CouponApplied(Coupon{CouponID: "c", SendZero: ZeroDiscount}),
+			map[string]any{"coupon_id": "c", "discount": 0.0}},
+		{"coupon discount 0 not sent by default",
+			CouponRemoved(Coupon{CouponID: "c"}), map[string]any{"coupon_id": "c"}},
+		{"product value 0 needs ZeroValue",
+			ProductViewed(Product{ProductID: "p", Price: 0}, ProductValue{Currency: "usd"}),
+			map[string]any{"product_id": "p", "price": 0.0, "currency": "USD"}},
+		{"product value 0 with ZeroValue",
+			ProductViewed(Product{ProductID: "p"}, ProductValue{SendZero: ZeroValue}),
+			map[string]any{"product_id": "p", "price": 0.0, "value": 0.0}},
+		{"nil products not sent", CartViewed(Cart{CartID: "c"}), map[string]any{"cart_id": "c"}},
+		{"empty products sent as []", CartViewed(Cart{CartID: "c", Products: []Product{}}),
+			map[string]any{"cart_id": "c", "products": []any{}}},
+		{"empty filters sent as []", ProductListFiltered(ProductList{Filters: []Filter{}, Sorts: []Sort{{Type: "price"}}}),
+			map[string]any{"filters": []any{}, "sorts": []any{map[string]any{"type": "price"}}}},
+		{"nothing set sends nothing", OrderCompleted(Order{}), map[string]any{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, got := propsOf(t, tc.track)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("properties\n got %#v\nwant %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEcommerceNegativeZero(t *testing.T) {
+	negZero := math.Copysign(0, -1)
+	data := encodeEcom(t, OrderCompleted(Order{Total: negZero, Tax: negZero, SendZero: ZeroTotal,
+		Products: []Product{{ProductID: "p", Price: negZero}}}))
+	if bytes.Contains(data, []byte("-0")) {
+		t.Errorf("-0 sent as is: %s", data)
+	}
+	if !bytes.Contains(data, []byte(`"total":0,`)) || !bytes.Contains(data, []byte(`"price":0}`)) {
+		t.Errorf("want total 0 and price 0 in %s", data)
+	}
+	if bytes.Contains(data, []byte(`"tax"`)) {
+		t.Errorf("-0 tax without ZeroTax was sent: %s", data)
+	}
+}
+
+func TestEcommerceValidation(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	bad := string([]byte{'b', 0xff, 'd'})
+	tests := []struct {
+		name  string
+		track Track
+		field string // ValidationError.Field
+	}{
+		{"negative product price in an order",
+			OrderCompleted(Order{Products: []Product{{Price: 1}, {Price: -1}}}), "properties.products[1].price"},
+		{"NaN price", ProductAdded("c", Product{Price: nan}), "properties.price"},
+		{"+Inf price", ProductClicked(Product{Price: inf}), "properties.price"},
+		{"-Inf price", ProductShared(Share{}, Product{Price: -inf}), "properties.price"},
+		{"negative quantity", ProductRemoved("c", Product{Quantity: -2}), "properties.quantity"},
+		{"negative quantity in a cart", CartViewed(Cart{Products: []Product{{Quantity: -1}}}),
+			"properties.products[0].quantity"},
+		{"negative position in a list", ProductListViewed(ProductList{Products: []Product{{}, {}, {Position: -1}}}),
+			"properties.products[2].position"},
+		{"negative position", ProductAddedToWishlist(Wishlist{}, Product{Position: -3}), "properties.position"},
+		{"NaN total", OrderCompleted(Order{Total: nan}), "properties.total"},
+		{"negative subtotal", OrderRefunded(Order{Subtotal: -5}), "properties.subtotal"},
+		{"negative revenue", OrderCancelled(Order{Revenue: -5}), "properties.revenue"},
+		{"negative value", CheckoutStarted(Order{Value: -1}), "properties.value"},
+		{"Inf shipping", OrderUpdated(Order{Shipping: inf}), "properties.shipping"},
+		{"negative tax", CheckoutStarted(Order{Tax: -0.01}), "properties.tax"},
+		{"NaN discount", OrderCompleted(Order{Discount: nan}), "properties.discount"},
+		{"currency too short", OrderCompleted(Order{Currency: "US"}), "properties.currency"},
+		{"currency with a digit", CheckoutStarted(Order{Currency: "US1"}), "properties.currency"},
+		{"currency not ASCII", OrderUpdated(Order{Currency: "€UR"}), "properties.currency"},
+		{"currency too long", OrderCancelled(Order{Currency: "USDT"}), "properties.currency"},
+		{"product value currency", ProductViewed(Product{}, ProductValue{Currency: "dollars"}), "properties.currency"},
+		{"product value NaN", ProductViewed(Product{}, ProductValue{Value: nan}), "properties.value"},
+		{"negative product value", ProductViewed(Product{}, ProductValue{Value: -1}), "properties.value"},
+		{"two product values", ProductViewed(Product{}, ProductValue{}, ProductValue{}), "properties.value"},
+		{"negative step", CheckoutStepCompleted(CheckoutStep{Step: -1}), "properties.step"},
+		{"negative step, payment", PaymentInfoEntered(CheckoutStep{Step: -2}), "properties.step"},
+		{"negative coupon discount", CouponApplied(Coupon{Discount: -3}), "properties.discount"},
+		{"NaN coupon discount", CouponRemoved(Coupon{Discount: nan}), "properties.discount"},
+		{"query string and object", ProductsSearched(Search{Query: "q", QueryObject: Properties{}}), "properties.query"},
+		{"invalid UTF-8 in a product name", OrderCompleted(Order{Products: []Product{{}, {Name: bad}}}),
+			"properties.products[1].name"},
+		{"invalid UTF-8 in promotion position", PromotionClicked(Promotion{Position: bad}), "properties.position"},
+		{"invalid UTF-8 in a filter", ProductListFiltered(ProductList{Filters: []Filter{{Type: "t", Value: bad}}}),
+			"properties.filters[0].value"},
+		{"invalid UTF-8 in a review", ProductReviewed(Review{ReviewBody: bad}), "properties.review_body"},
+		{"NaN in an object query", ProductsSearched(Search{QueryObject: Properties{"max": nan}}), "properties.query.max"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := tc.track
+			tr.UserID = "u"
+			_, _, err := encodeMessage(tr, ecomStamp())
+			if !errors.Is(err, ErrInvalidValue) {
+				t.Fatalf("err = %v, want ErrInvalidValue", err)
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("err = %T %v, want *ValidationError", err, err)
+			}
+			if ve.Field != tc.field || ve.Event != tr.Event || ve.Type != "track" {
+				t.Errorf("ValidationError{Type: %q, Event: %q, Field: %q}, want track, %q, %q",
+					ve.Type, ve.Event, ve.Field, tr.Event, tc.field)
+			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("error %q does not name %s", err, tc.field)
+			}
+		})
+	}
+}
+
+// Fields an event does not send are not validated: one Order serves the
+// whole funnel.
+func TestEcommerceIgnoredFieldsNotValidated(t *testing.T) {
+	nan := math.NaN()
+	for _, tr := range []Track{
+		CheckoutStarted(Order{Total: nan, Subtotal: -1}),
+		OrderUpdated(Order{Value: nan, Subtotal: -1}),
+		OrderCompleted(Order{Value: -1}),
+		CouponDenied(Coupon{Discount: nan}),
+		CouponEntered(Coupon{Discount: -1}),
+		ProductShared(Share{}, Product{Quantity: -1, Position: -1}),
+		CartShared(Share{}, Cart{Products: []Product{{ProductID: "p", Price: nan, Quantity: -1}}}),
+	} {
+		_, p := propsOf(t, tr)
+		for _, k := range []string{"total", "subtotal", "value", "discount", "quantity", "position"} {
+			if _, ok := p[k]; ok {
+				t.Errorf("%s sent ignored field %s", tr.Event, k)
+			}
+		}
+	}
+	_, p := propsOf(t, CartShared(Share{}, Cart{Products: []Product{{ProductID: "p", Name: "n", Price: 3}}}))
+	if want := []any{map[string]any{"product_id": "p"}}; !reflect.DeepEqual(p["products"], want) {
+		t.Errorf("Cart Shared products = %#v, want ids only", p["products"])
+	}
+}
+
+func TestEcommerceCustomProperties(t *testing.T) {
+	t.Run("merged after the typed ones", func(t *testing.T) {
+		tr := ProductAdded("c1", Product{ProductID: "p", Price: 2})
+		tr.Properties = Properties{"gift_wrap": true, "color": "red"}
+		data := encodeEcom(t, tr)
+		want := `"properties":{"cart_id":"c1","product_id":"p","price":2,"color":"red","gift_wrap":true}`
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("got %s\nwant it to contain %s", data, want)
+		}
+	})
+	t.Run("a key outside the table is free", func(t *testing.T) {
+		tr := CheckoutStarted(Order{OrderID: "o", Value: 30})
+		tr.Properties = Properties{"total": 32.5, "price": 1} // not in Checkout Started's table
+		_, p := propsOf(t, tr)
+		if p["total"] != 32.5 || p["value"] != 30.0 || p["price"] != 1.0 {
+			t.Errorf("properties = %v", p)
+		}
+	})
+	conflicts := []struct {
+		name  string
+		track Track
+		key   string
+	}{
+		{"typed value sent", ProductAdded("c", Product{ProductID: "p", Price: 2}), "price"},
+		{"typed value not sent", ProductAdded("c", Product{ProductID: "p"}), "coupon"},
+		{"top-level key of an order", OrderCompleted(Order{}), "order_id"},
+		{"products of an order", OrderCompleted(Order{}), "products"},
+		{"currency of Product Viewed without a ProductValue", ProductViewed(Product{}), "currency"},
+		{"query", ProductsSearched(Search{}), "query"},
+		{"rating", ProductReviewed(Review{}), "rating"},
+	}
+	for _, tc := range conflicts {
+		t.Run("conflict: "+tc.name, func(t *testing.T) {
+			tr := tc.track
+			tr.UserID = "u"
+			tr.Properties = Properties{"aaa": 1, tc.key: "x"}
+			_, _, err := encodeMessage(tr, ecomStamp())
+			if !errors.Is(err, ErrPropertyConflict) {
+				t.Fatalf("err = %v, want ErrPropertyConflict", err)
+			}
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.Field != "properties."+tc.key || ve.Event != tr.Event {
+				t.Errorf("err = %#v, want Field properties.%s", ve, tc.key)
+			}
+		})
+	}
+}
+
+func TestEcommerceOrderID(t *testing.T) {
+	o := Order{OrderID: "o-1"}
+	for _, tc := range []struct {
+		track Track
+		want  string
+	}{
+		{OrderCompleted(o), "o-1"}, {OrderRefunded(o), "o-1"}, {OrderCancelled(o), "o-1"},
+		{OrderUpdated(o), ""}, {CheckoutStarted(o), ""},
+		{PaymentInfoEntered(CheckoutStep{OrderID: "o-1"}), ""},
+		{CouponApplied(Coupon{OrderID: "o-1"}), ""},
+		{ProductClicked(Product{}), ""},
+	} {
+		if got := tc.track.typed.orderID(); got != tc.want {
+			t.Errorf("%s: orderID() = %q, want %q", tc.track.Event, got, tc.want)
+		}
+	}
+
+	// With order message ids, the same order event gets the same messageId.
+	s := ecomStamp()
+	s.orderIDs = true
+	tr := OrderCompleted(o)
+	tr.UserID = "u"
+	_, id1, err := encodeMessage(tr, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id1 != orderMessageID("Order Completed", "o-1") || id1 == "id-1" {
+		t.Errorf("messageId = %q, want the order-derived id", id1)
+	}
+	tr2 := OrderCompleted(Order{OrderID: "o-1", Total: 3})
+	tr2.AnonymousID = "a"
+	_, id2, _ := encodeMessage(tr2, s)
+	if id2 != id1 {
+		t.Errorf("second encode: messageId %q, want %q", id2, id1)
+	}
+	tr3 := OrderRefunded(o)
+	tr3.UserID = "u"
+	_, id3, _ := encodeMessage(tr3, s)
+	if id3 == id1 {
+		t.Error("Order Refunded shares Order Completed's messageId")
+	}
+}
+
+func TestEcommerceEventNames(t *testing.T) {
+	for e := evProductsSearched; int(e) <= numEvents; e++ {
+		if e.name() == "" || e.keys() == 0 {
+			t.Errorf("event %d has no name or keys", e)
+		}
+	}
+	if event(0).name() != "" || event(numEvents+1).keys() != 0 {
+		t.Error("out-of-range events have a name or keys")
+	}
+	for i := range numKeys {
+		k := key(i)
+		if back, ok := keyOf(k.String()); !ok || back != k {
+			t.Errorf("keyOf(%q) = %v, %v", k.String(), back, ok)
+		}
+	}
+	if _, ok := keyOf("color"); ok {
+		t.Error(`keyOf("color") is a key`)
+	}
+	if numKeys > 64 {
+		t.Fatalf("%d keys do not fit a keySet", numKeys)
+	}
+}
+
+func TestIndexPath(t *testing.T) {
+	for _, i := range []int{0, 9, 10, 42, 99, 100, 12345} {
+		if got, want := indexPath(i), "["+strconv.Itoa(i)+"]"; got != want {
+			t.Errorf("indexPath(%d) = %q, want %q", i, got, want)
+		}
+	}
+}
+
+// fullOrder is Order Completed with three fully filled products.
+func fullOrder() Track {
+	p := func(id string) Product {
+		return Product{ProductID: "507f1f77bcf86cd79943" + id, SKU: "45790-" + id, Category: "Games",
+			Name: "Monopoly: 3rd Edition", Brand: "Hasbro", Variant: "200 pieces", Price: 18.99, Quantity: 2,
+			Coupon: "MAYDEALS", Position: 3, URL: "https://www.example.com/product/path",
+			ImageURL: "https://www.example.com/product/path.jpg"}
+	}
+	tr := OrderCompleted(Order{CheckoutID: "fksdjfsdjfisjf9sdfjsd9f", OrderID: "50314b8e9bcf000000000000",
+		Affiliation: "Google Store", Subtotal: 22.50, Total: 27.50, Revenue: 22.50, Shipping: 3, Tax: 2,
+		Discount: 2.5, Coupon: "hasbros", Currency: "USD",
+		Products: []Product{p("9011"), p("9012"), p("9013")}})
+	tr.UserID = "019mr8mf4r"
+	return tr
+}
+
+// The typed properties encode and validate without allocating.
+func TestEcommerceEncodeAllocs(t *testing.T) {
+	tr := fullOrder()
+	w := &jsonw.Writer{Buf: make([]byte, 0, 4096)}
+	w.Reset(w.Buf) // warm the path stack
+	w.Push("properties")
+	w.Pop()
+	allocs := testing.AllocsPerRun(100, func() {
+		w.Reset(w.Buf)
+		w.ObjectStart()
+		tr.typed.encodeProperties(w)
+		w.ObjectEnd()
+	})
+	if w.Err() != nil {
+		t.Fatal(w.Err())
+	}
+	if allocs != 0 {
+		t.Errorf("encodeProperties: %v allocs, want 0", allocs)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = tr.typed.validate() }); allocs != 0 {
+		t.Errorf("validate: %v allocs, want 0", allocs)
+	}
+
+	// The whole message (encodeMessage) is measured by
+	// BenchmarkEncodeOrderCompleted: its one allocation is the returned
+	// copy. It is not asserted here because under -race sync.Pool drops
+	// pooled writers at random.
+}
+
+func BenchmarkEncodeOrderCompleted(b *testing.B) {
+	tr := fullOrder()
+	s := ecomStamp()
+	data, _, err := encodeMessage(&tr, s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := encodeMessage(&tr, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuildAndEncodeOrderCompleted includes the constructor, as a
+// handler pays it.
+func BenchmarkBuildAndEncodeOrderCompleted(b *testing.B) {
+	o := fullOrder().typed.(*orderProps).o
+	s := ecomStamp()
+	b.ReportAllocs()
+	for b.Loop() {
+		tr := OrderCompleted(o)
+		tr.UserID = "019mr8mf4r"
+		if _, _, err := encodeMessage(tr, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
