@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tracklane/analytics"
 	"github.com/tracklane/analytics/analyticstest"
 )
 
@@ -360,5 +359,3 @@ func TestServerFaultDelay(t *testing.T) {
 		t.Errorf("delayed: %d", st)
 	}
 }
-
-var _ = analytics.Version
