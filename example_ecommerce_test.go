@@ -1,0 +1,299 @@
+package analytics_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tracklane/analytics"
+	"github.com/tracklane/analytics/analyticstest"
+)
+
+// printingClient returns a client whose transport prints the event name and
+// the properties of every message it delivers, as they are on the wire.
+func printingClient() *analytics.Client {
+	client, err := analytics.New("WRITE_KEY",
+		analytics.WithFlushInterval(time.Hour),
+		analytics.WithTransport(analytics.TransportFunc(func(_ context.Context, b *analytics.Batch) error {
+			for _, m := range b.Messages {
+				var msg struct {
+					Event      string
+					Properties json.RawMessage
+				}
+				if err := json.Unmarshal(m, &msg); err != nil {
+					return err
+				}
+				fmt.Printf("%s %s\n", msg.Event, msg.Properties)
+			}
+			return nil
+		})))
+	if err != nil {
+		panic(err)
+	}
+	return client
+}
+
+func ExampleProductViewed() {
+	client := printingClient()
+	ev := analytics.ProductViewed(analytics.Product{
+		ProductID: "507f1f77bcf86cd799439011", SKU: "G-32", Name: "Monopoly: 3rd Edition",
+		Price: 18.99, Position: 3,
+	}, analytics.ProductValue{Currency: "usd", Value: 18.99})
+	ev.AnonymousID = "a-1"
+	if err := client.Enqueue(ev); err != nil {
+		fmt.Println(err)
+	}
+	_ = client.Close(context.Background())
+	// Output:
+	// Product Viewed {"product_id":"507f1f77bcf86cd799439011","sku":"G-32","name":"Monopoly: 3rd Edition","price":18.99,"position":3,"currency":"USD","value":18.99}
+}
+
+func ExampleProductAdded() {
+	client := printingClient()
+	ev := analytics.ProductAdded("cart-7", analytics.Product{ProductID: "507f1f77", Price: 19.99, Quantity: 2})
+	ev.UserID = "u-1"
+	ev.Properties = analytics.Properties{"gift_wrap": true} // custom, next to the typed ones
+	if err := client.Enqueue(ev); err != nil {
+		fmt.Println(err)
+	}
+	_ = client.Close(context.Background())
+	// Output:
+	// Product Added {"cart_id":"cart-7","product_id":"507f1f77","price":19.99,"quantity":2,"gift_wrap":true}
+}
+
+func ExampleCheckoutStarted() {
+	client := printingClient()
+	// Checkout Started carries value where the order events carry total.
+	ev := analytics.CheckoutStarted(analytics.Order{
+		OrderID: "50314b8e", Value: 30, Revenue: 25, Shipping: 3, Tax: 2, Currency: "USD",
+		Products: []analytics.Product{{ProductID: "507f1f77", Price: 19, Quantity: 1}, {ProductID: "505bd767", Price: 3, Quantity: 2}},
+	})
+	ev.UserID = "u-1"
+	if err := client.Enqueue(ev); err != nil {
+		fmt.Println(err)
+	}
+	_ = client.Close(context.Background())
+	// Output:
+	// Checkout Started {"order_id":"50314b8e","value":30,"revenue":25,"shipping":3,"tax":2,"currency":"USD","products":[{"product_id":"507f1f77","price":19,"quantity":1},{"product_id":"505bd767","price":3,"quantity":2}]}
+}
+
+func ExampleCheckoutStepCompleted() {
+	client := printingClient()
+	for _, step := range []analytics.CheckoutStep{
+		{CheckoutID: "c-9", Step: 1, ShippingMethod: "Fedex"},
+		{CheckoutID: "c-9", Step: 2, PaymentMethod: "Visa"},
+	} {
+		ev := analytics.CheckoutStepCompleted(step)
+		ev.UserID = "u-1"
+		if err := client.Enqueue(ev); err != nil {
+			fmt.Println(err)
+		}
+	}
+	_ = client.Close(context.Background())
+	// Output:
+	// Checkout Step Completed {"checkout_id":"c-9","step":1,"shipping_method":"Fedex"}
+	// Checkout Step Completed {"checkout_id":"c-9","step":2,"payment_method":"Visa"}
+}
+
+func ExampleOrderCompleted() {
+	client := printingClient()
+	ev := analytics.OrderCompleted(analytics.Order{
+		CheckoutID: "fksdjfsd", OrderID: "50314b8e", Subtotal: 22.50, Total: 27.50, Revenue: 22.50,
+		Shipping: 3, Tax: 2, Discount: 2.5, Coupon: "hasbros", Currency: "USD",
+		Products: []analytics.Product{{ProductID: "507f1f77", SKU: "45790-32", Name: "Monopoly", Price: 19, Quantity: 1}},
+	})
+	ev.UserID = "u-1"
+	if err := client.Enqueue(ev); err != nil {
+		fmt.Println(err)
+	}
+	_ = client.Close(context.Background())
+	// Output:
+	// Order Completed {"checkout_id":"fksdjfsd","order_id":"50314b8e","subtotal":22.5,"total":27.5,"revenue":22.5,"shipping":3,"tax":2,"discount":2.5,"coupon":"hasbros","currency":"USD","products":[{"product_id":"507f1f77","sku":"45790-32","name":"Monopoly","price":19,"quantity":1}]}
+}
+
+// A free order: amounts of 0 are sent only for the fields listed in
+// SendZero; a free product (identified, price 0) always has its price sent.
+func ExampleOrder_sendZero() {
+	client := printingClient()
+	ev := analytics.OrderCompleted(analytics.Order{
+		OrderID: "o-1", Discount: 19, Currency: "EUR",
+		SendZero: analytics.ZeroTotal | analytics.ZeroRevenue | analytics.ZeroShipping,
+		Products: []analytics.Product{{ProductID: "gift", Price: 0, Quantity: 1}},
+	})
+	ev.UserID = "u-1"
+	if err := client.Enqueue(ev); err != nil {
+		fmt.Println(err)
+	}
+	_ = client.Close(context.Background())
+	// Output:
+	// Order Completed {"order_id":"o-1","total":0,"revenue":0,"shipping":0,"discount":19,"currency":"EUR","products":[{"product_id":"gift","price":0,"quantity":1}]}
+}
+
+// Enqueue refuses invalid values synchronously, naming the field.
+func ExampleOrderCompleted_invalid() {
+	client := printingClient()
+	ev := analytics.OrderCompleted(analytics.Order{
+		OrderID: "o-1", Currency: "dollars",
+		Products: []analytics.Product{{ProductID: "p", Price: 19}, {ProductID: "q", Price: -1}},
+	})
+	ev.UserID = "u-1"
+	err := client.Enqueue(ev)
+	var ve *analytics.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Println(ve.Field, errors.Is(err, analytics.ErrInvalidValue))
+	}
+	_ = client.Close(context.Background())
+	// Output:
+	// properties.currency true
+}
+
+// Prices in minor units (cents) are converted with the currency's exponent.
+func ExampleAmount() {
+	for _, c := range []struct {
+		minor    int64
+		currency string
+	}{{1999, "USD"}, {1999, "JPY"}, {1999, "KWD"}} {
+		v, err := analytics.Amount(c.minor, c.currency)
+		fmt.Println(c.minor, c.currency, "->", v, err)
+	}
+	_, err := analytics.Amount(100, "XYZ")
+	fmt.Println(errors.Is(err, analytics.ErrInvalidValue))
+	// Output:
+	// 1999 USD -> 19.99 <nil>
+	// 1999 JPY -> 1999 <nil>
+	// 1999 KWD -> 1.999 <nil>
+	// true
+}
+
+// allEvents returns one Track per spec event, every field filled.
+func allEvents() []analytics.Track {
+	p := analytics.Product{ProductID: "507f1f77bcf86cd799439011", SKU: "G-32", Category: "Games",
+		Name: "Monopoly: 3rd Edition", Brand: "Hasbro", Variant: "200 pieces", Price: 18.99, Quantity: 1,
+		Coupon: "MAYDEALS", Position: 3, URL: "https://www.example.com/product/path",
+		ImageURL: "https://www.example.com/product/path.jpg"}
+	free := analytics.Product{ProductID: "gift", Name: "Sticker", Quantity: 1}
+	products := []analytics.Product{p, free}
+	o := analytics.Order{OrderID: "50314b8e9bcf000000000000", CheckoutID: "fksdjfsdjfisjf9sdfjsd9f",
+		Affiliation: "Google Store", Subtotal: 22.5, Total: 27.5, Revenue: 22.5, Value: 30, Shipping: 3, Tax: 2,
+		Discount: 2.5, Coupon: "hasbros", Currency: "usd", Products: products, SendZero: analytics.ZeroAll}
+	step := analytics.CheckoutStep{CheckoutID: "c", OrderID: "o", Step: 2, ShippingMethod: "Fedex", PaymentMethod: "Visa"}
+	coupon := analytics.Coupon{OrderID: "o", CartID: "c", CouponID: "may_deals_2016", CouponName: "May Deals 2016",
+		Discount: 23.32, Reason: "Coupon expired"}
+	list := analytics.ProductList{ListID: "hot_deals_1", Category: "Deals", Products: products,
+		Filters: []analytics.Filter{{Type: "department", Value: "beauty"}},
+		Sorts:   []analytics.Sort{{Type: "price", Value: "desc"}}}
+	promo := analytics.Promotion{PromotionID: "promo_1", Creative: "top_banner_2", Name: "75% store-wide shoe sale",
+		Position: "home_banner_top"}
+	cart := analytics.Cart{CartID: "d92jd29jd92jd29j92d92jd", Products: products}
+	wish := analytics.Wishlist{WishlistID: "w", WishlistName: "Loved Games"}
+	share := analytics.Share{Via: "email", Message: "Hey, check out this item", Recipient: "friend@example.com"}
+	return []analytics.Track{
+		analytics.ProductsSearched(analytics.Search{Query: "blue roses"}),
+		analytics.ProductListViewed(list),
+		analytics.ProductListFiltered(list),
+		analytics.PromotionViewed(promo),
+		analytics.PromotionClicked(promo),
+		analytics.ProductClicked(p),
+		analytics.ProductViewed(p, analytics.ProductValue{Currency: "usd", Value: 18.99}),
+		analytics.ProductAdded("c", p),
+		analytics.ProductRemoved("c", p),
+		analytics.CartViewed(cart),
+		analytics.CheckoutStarted(o),
+		analytics.CheckoutStepViewed(step),
+		analytics.CheckoutStepCompleted(step),
+		analytics.PaymentInfoEntered(step),
+		analytics.OrderUpdated(o),
+		analytics.OrderCompleted(o),
+		analytics.OrderRefunded(o),
+		analytics.OrderCancelled(o),
+		analytics.CouponEntered(coupon),
+		analytics.CouponApplied(coupon),
+		analytics.CouponDenied(coupon),
+		analytics.CouponRemoved(coupon),
+		analytics.ProductAddedToWishlist(wish, p),
+		analytics.ProductRemovedFromWishlist(wish, p),
+		analytics.WishlistProductAddedToCart(wish, "c", p),
+		analytics.ProductShared(share, p),
+		analytics.CartShared(share, cart),
+		analytics.ProductReviewed(analytics.Review{ProductID: "p", ReviewID: "r", ReviewBody: "I love this product", Rating: "5"}),
+	}
+}
+
+// TestEcommerceStrictCollector sends all 28 events, every field filled, plus
+// an object query, through a real client to the strict fake collector of
+// analyticstest: it must report no violation.
+func TestEcommerceStrictCollector(t *testing.T) {
+	srv := analyticstest.NewServer("WRITE_KEY")
+	defer srv.Close()
+	client, err := analytics.New("WRITE_KEY", analytics.WithEndpoint(srv.URL),
+		analytics.WithHTTPClient(srv.Client()), analytics.WithFlushInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := append(allEvents(),
+		analytics.ProductsSearched(analytics.Search{QueryObject: analytics.Properties{"text": "roses", "max_price": 20}}))
+	for i, ev := range events {
+		ev.UserID = fmt.Sprintf("u-%d", i)
+		if err := client.Enqueue(ev); err != nil {
+			t.Fatalf("Enqueue(%s): %v", ev.Event, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := client.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range srv.Violations() {
+		t.Errorf("violation: %v", v)
+	}
+	if got := len(srv.Messages()); got != len(events) {
+		t.Errorf("collector recorded %d messages, want %d", got, len(events))
+	}
+	seen := map[string]bool{}
+	for _, m := range srv.Messages() {
+		seen[m.Event] = true
+	}
+	for _, name := range analyticstest.EcommerceEvents() {
+		if !seen[name] {
+			t.Errorf("event %q not delivered", name)
+		}
+	}
+}
+
+// BenchmarkEnqueueOrderCompleted measures a handler's cost: build Order
+// Completed with three fully filled products and Enqueue it (validation,
+// encoding, queueing), delivering to a no-op transport.
+func BenchmarkEnqueueOrderCompleted(b *testing.B) {
+	client, err := analytics.New("WRITE_KEY", analytics.WithMaxQueue(1<<20, 1<<30),
+		analytics.WithTransport(analytics.TransportFunc(func(context.Context, *analytics.Batch) error { return nil })))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = client.Close(context.Background()) }()
+	p := func(id string) analytics.Product {
+		return analytics.Product{ProductID: "507f1f77bcf86cd79943" + id, SKU: "45790-" + id, Category: "Games",
+			Name: "Monopoly: 3rd Edition", Brand: "Hasbro", Variant: "200 pieces", Price: 18.99, Quantity: 2,
+			Coupon: "MAYDEALS", Position: 3, URL: "https://www.example.com/product/path",
+			ImageURL: "https://www.example.com/product/path.jpg"}
+	}
+	o := analytics.Order{CheckoutID: "fksdjfsdjfisjf9sdfjsd9f", OrderID: "50314b8e9bcf000000000000",
+		Affiliation: "Google Store", Subtotal: 22.50, Total: 27.50, Revenue: 22.50, Shipping: 3, Tax: 2,
+		Discount: 2.5, Coupon: "hasbros", Currency: "USD",
+		Products: []analytics.Product{p("9011"), p("9012"), p("9013")}}
+	b.ReportAllocs()
+	refused := 0
+	for b.Loop() {
+		ev := analytics.OrderCompleted(o)
+		ev.UserID = "019mr8mf4r"
+		if err := client.Enqueue(&ev); err != nil {
+			if !errors.Is(err, analytics.ErrQueueFull) {
+				b.Fatal(err)
+			}
+			refused++
+		}
+	}
+	b.ReportMetric(float64(refused), "refused")
+}
