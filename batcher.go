@@ -20,6 +20,15 @@ type item struct {
 	gen  uint64 // flush generation, see batcher.gens
 }
 
+// failure is the reason of one failed finish call.
+type failure struct {
+	seq uint64
+	err error
+}
+
+// maxFailures bounds the failure reasons kept for Flush and Close errors.
+const maxFailures = 8
+
 // genCount counts the unfinished messages of one flush generation.
 type genCount struct {
 	open int
@@ -54,6 +63,8 @@ type batcher struct {
 	waiters      []flushWaiter
 	pausedUntil  time.Time // a 429 pauses every upload until then
 	st           Stats     // outcome counters (Enqueued, Delivered, Failed*, RefusedQueueFull, RefusedClosed, ...)
+	failSeq      uint64    // number of failed finish calls so far
+	failErrs     []failure // the reasons of the latest failures, for Flush and Close errors
 
 	wake    chan struct{} // size 1: a batch is full, or a flush was asked for
 	closing chan struct{} // closed by close: drain and stop
@@ -367,9 +378,28 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 		b.st.Failed += n
 		b.st.FailedExhausted += n
 	}
+	if o == Failed {
+		b.failSeq++
+		b.recordFailure(err)
+	}
 	b.advance()
 	b.mu.Unlock()
 	b.report(Report{Outcome: o, Messages: infos, Err: err, Attempts: attempts})
+}
+
+// recordFailure keeps err as a reason for Flush and Close errors, once per
+// distinct text, at most maxFailures. Called with mu held.
+func (b *batcher) recordFailure(err error) {
+	for i, f := range b.failErrs {
+		if f.err.Error() == err.Error() {
+			b.failErrs[i].seq = b.failSeq
+			return
+		}
+	}
+	if len(b.failErrs) == maxFailures {
+		b.failErrs = append(b.failErrs[:0], b.failErrs[1:]...)
+	}
+	b.failErrs = append(b.failErrs, failure{seq: b.failSeq, err: err})
 }
 
 // advance drops finished generations and releases the flushes waiting on them. Called with mu held.
@@ -417,7 +447,7 @@ func (b *batcher) flush(ctx context.Context) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	failedBefore := b.st.Failed
+	failedBefore, seqBefore := b.st.Failed, b.failSeq
 	done := b.mark()
 	b.flushReq = true
 	b.mu.Unlock()
@@ -427,25 +457,32 @@ func (b *batcher) flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return b.undelivered(failedBefore, nil)
+	return b.undelivered(failedBefore, seqBefore, nil)
 }
 
 // undelivered returns an *UndeliveredError when messages failed since the
-// Failed counter read failedBefore.
-func (b *batcher) undelivered(failedBefore uint64, cause error) error {
+// Failed counter read failedBefore, joining cause and the distinct reasons
+// of the failures since seqBefore.
+func (b *batcher) undelivered(failedBefore, seqBefore uint64, cause error) error {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	n := b.st.Failed - failedBefore
-	b.mu.Unlock()
 	if n == 0 {
 		return nil
 	}
-	return &UndeliveredError{Count: int(n), Err: cause}
+	errs := []error{cause}
+	for _, f := range b.failErrs {
+		if f.seq > seqBefore {
+			errs = append(errs, f.err)
+		}
+	}
+	return &UndeliveredError{Count: int(n), Err: errors.Join(errs...)}
 }
 
 func (b *batcher) close(ctx context.Context) error {
 	b.mu.Lock()
 	b.closed = true
-	failedBefore := b.st.Failed
+	failedBefore, seqBefore := b.st.Failed, b.failSeq
 	done := b.mark()
 	b.mu.Unlock()
 	close(b.closing)
@@ -462,7 +499,7 @@ func (b *batcher) close(ctx context.Context) error {
 	if ci, ok := b.transport.(interface{ closeIdle() }); ok {
 		ci.closeIdle()
 	}
-	return b.undelivered(failedBefore, cause)
+	return b.undelivered(failedBefore, seqBefore, cause)
 }
 
 func (b *batcher) stats() Stats {

@@ -253,8 +253,13 @@ func TestFlushReportsFailures(t *testing.T) {
 		c := newTestClient(t, f, nil)
 		enqueueN(t, c, 3)
 		var ue *UndeliveredError
-		require.ErrorAs(t, c.Flush(context.Background()), &ue)
+		err := c.Flush(context.Background())
+		require.ErrorAs(t, err, &ue)
 		assert.Equal(t, 3, ue.Count)
+		assert.ErrorIs(t, err, ErrRejected, "the reason is in the error")
+		var he *HTTPError
+		require.ErrorAs(t, err, &he)
+		assert.Equal(t, 400, he.StatusCode)
 		require.NoError(t, c.Flush(context.Background()), "nothing new failed")
 		require.NoError(t, c.Close(context.Background()))
 		assert.ErrorIs(t, c.Flush(context.Background()), ErrClosed)
@@ -481,6 +486,7 @@ func TestCloseKeepsRetryingUntilDeadline(t *testing.T) {
 		require.ErrorAs(t, err, &ue)
 		assert.Equal(t, 35, ue.Count)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.ErrorIs(t, err, ErrDeadline)
 		st := c.Stats()
 		assert.Equal(t, uint64(35), st.FailedDeadline)
 		assert.Equal(t, uint64(35), st.Failed)
