@@ -164,9 +164,8 @@ func (s *Server) Respond(faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range faults {
-		for range max(f.times, 1) {
-			s.faults = append(s.faults, f)
-		}
+		f.times = max(f.times, 1)
+		s.faults = append(s.faults, f) // Times(n) stays one entry, used n times
 	}
 }
 
@@ -174,7 +173,11 @@ func (s *Server) Respond(faults ...Fault) {
 func (s *Server) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.faults)
+	n := 0
+	for _, f := range s.faults {
+		n += f.times
+	}
+	return n
 }
 
 // Messages returns the delivered messages, decoded, in the order received,
@@ -253,7 +256,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if known && r.Method == http.MethodPost && len(s.faults) > 0 {
 		f = s.faults[0]
-		s.faults = s.faults[1:]
+		if s.faults[0].times--; s.faults[0].times == 0 {
+			s.faults = s.faults[1:]
+		}
 	}
 	idx, gen := len(s.requests), s.gen
 	s.requests = append(s.requests, req)
