@@ -51,7 +51,9 @@ func (o *outcomes) callback(r analytics.Report) {
 
 // fastRetry keeps the suite quick: the retry schedule itself is tested with
 // synctest in the package's own tests.
-func fastRetry() analytics.Option { return analytics.WithBackoff(5*time.Millisecond, 50*time.Millisecond) }
+func fastRetry() analytics.Option {
+	return analytics.WithBackoff(5*time.Millisecond, 50*time.Millisecond)
+}
 
 func faultClient(t *testing.T, url string, o *outcomes, opts ...analytics.Option) *analytics.Client {
 	t.Helper()
