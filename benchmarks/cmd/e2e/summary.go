@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tracklane/analytics/benchmarks/internal/contender"
+)
+
+// stat is the median of a sample, with its range.
+type stat struct{ med, lo, hi float64 }
+
+func stats(xs []float64) stat {
+	if len(xs) == 0 {
+		return stat{math.NaN(), math.NaN(), math.NaN()}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return stat{m, s[0], s[len(s)-1]}
+}
+
+// f formats the median with its range; prec is the number of decimals.
+func (s stat) f(prec int) string {
+	if math.IsNaN(s.med) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.*f [%.*f–%.*f]", prec, s.med, prec, s.lo, prec, s.hi)
+}
+
+func pick(rs []Record, sdk, mode string) []Record {
+	var out []Record
+	for _, r := range rs {
+		if r.SDK == sdk && r.Mode == mode {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func each(rs []Record, f func(*Record) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i := range rs {
+		out[i] = f(&rs[i])
+	}
+	return out
+}
+
+func ratio(a, b float64) string {
+	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+func evPerSec(r *Record) float64 { return float64(r.Sink.Messages) / r.TotalSec }
+func cpuPerEv(r *Record) float64 { return (r.UserSec + r.SysSec) / float64(r.N) * 1e6 }
+func rssMiB(r *Record) float64   { return float64(r.MaxRSSKiB) / 1024 }
+
+func summarize(rs []Record, live, dead []string, n, deadN int, closeDead, closeCap time.Duration) string {
+	var b strings.Builder
+	base := contender.AnalyticsGo
+	baseLive := pick(rs, base, "live")
+	baseEv := stats(each(baseLive, evPerSec)).med
+	baseCPU := stats(each(baseLive, cpuPerEv)).med
+	runs := len(baseLive)
+
+	fmt.Fprintf(&b, "### End-to-end: %d events enqueued, then Close (median [min–max] of %d runs)\n\n", n, runs)
+	b.WriteString("| SDK | delivered events/s | vs analytics-go | client CPU µs/event | vs analytics-go | peak RSS MiB | wire body B/event | headers B/event | requests | queue-full waits | arrived |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, sdk := range live {
+		rr := pick(rs, sdk, "live")
+		if len(rr) == 0 {
+			continue
+		}
+		ev, cpu := stats(each(rr, evPerSec)), stats(each(rr, cpuPerEv))
+		body := stats(each(rr, func(r *Record) float64 { return float64(r.Sink.WireBytes) / float64(max(r.Sink.Messages, 1)) }))
+		hdr := stats(each(rr, func(r *Record) float64 { return float64(r.Sink.HeaderBytes) / float64(max(r.Sink.Messages, 1)) }))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sdk,
+			ev.f(0), ratio(ev.med, baseEv), cpu.f(2), ratio(cpu.med, baseCPU),
+			stats(each(rr, rssMiB)).f(0), body.f(0), hdr.f(0),
+			stats(each(rr, func(r *Record) float64 { return float64(r.Sink.Requests) })).f(0),
+			stats(each(rr, func(r *Record) float64 { return float64(r.QueueFullWaits) })).f(0),
+			arrived(rr))
+	}
+	b.WriteString("\nGzip: only tracklane can compress (`WithGzip(true)`, the `tracklane-gzip` row); analytics-go v3.3.0 and posthog-go v1.5.2 always send plain JSON.\n")
+	b.WriteString("\"queue-full waits\": tracklane never blocks; when its queue (default 100,000 events / 32 MiB) is full Enqueue returns ErrQueueFull and this producer waits for the next delivery report, then enqueues again. The peers block inside Enqueue instead.\n\n")
+
+	fmt.Fprintf(&b, "### Dead endpoint: %d events against an endpoint answering 500, then Close (median [min–max] of %d runs)\n\n", deadN, runs)
+	fmt.Fprintf(&b, "tracklane: `Close(ctx)` with a %s deadline. analytics-go and posthog-go: `Close()` takes no context; it is timed, and cut off after %s.\n\n", closeDead, closeCap)
+	b.WriteString("| SDK | peak RSS MiB | Close s | reported lost / N | of which refused at Enqueue | requests to the dead endpoint | every undelivered event reported |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
+	for _, sdk := range dead {
+		rr := pick(rs, sdk, "dead")
+		if len(rr) == 0 {
+			continue
+		}
+		closeS := stats(each(rr, func(r *Record) float64 { return r.CloseSec })).f(2)
+		if c := count(rr, func(r *Record) bool { return r.CloseCap }); c > 0 {
+			closeS = fmt.Sprintf("> %.0f (cut off in %d/%d runs)", closeCap.Seconds(), c, len(rr))
+		}
+		lost := stats(each(rr, func(r *Record) float64 { return float64(r.EnqueueErrors + r.CBFailed) }))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s / %d | %s | %s | %s |\n", sdk,
+			stats(each(rr, rssMiB)).f(0), closeS, lost.f(0), deadN,
+			stats(each(rr, func(r *Record) float64 { return float64(r.EnqueueErrors) })).f(0),
+			stats(each(rr, func(r *Record) float64 { return float64(r.Sink.Requests) })).f(0),
+			allReported(rr))
+	}
+	b.WriteString("\n\"reported lost\": events refused by Enqueue (an error returned) plus events the SDK's callback reported failed. Nothing can be delivered, so every one of the N events should be reported.\n")
+	return b.String()
+}
+
+func count(rs []Record, f func(*Record) bool) int {
+	n := 0
+	for i := range rs {
+		if f(&rs[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+func arrived(rs []Record) string {
+	exact := count(rs, func(r *Record) bool { return r.Sink.Messages == int64(r.N) && r.Sink.Malformed == 0 })
+	if exact == len(rs) {
+		return fmt.Sprintf("exactly N in %d/%d runs", exact, len(rs))
+	}
+	var got []string
+	for _, r := range rs {
+		got = append(got, strconv.FormatInt(r.Sink.Messages, 10))
+	}
+	return fmt.Sprintf("**exactly N in %d/%d runs** (arrived: %s)", exact, len(rs), strings.Join(got, ", "))
+}
+
+func allReported(rs []Record) string {
+	ok := count(rs, func(r *Record) bool { return !r.CloseCap && r.EnqueueErrors+r.CBFailed == int64(r.N) })
+	if ok == len(rs) {
+		return fmt.Sprintf("yes, %d/%d runs", ok, len(rs))
+	}
+	var got []string
+	for _, r := range rs {
+		s := strconv.FormatInt(r.EnqueueErrors+r.CBFailed, 10)
+		if r.CloseCap {
+			s += " (cut off)"
+		}
+		got = append(got, s)
+	}
+	return fmt.Sprintf("**no: %d/%d runs** (reported: %s)", ok, len(rs), strings.Join(got, ", "))
+}
+
+// benchResults reads `go test -bench` output: name (without the -GOMAXPROCS
+// suffix) -> unit -> values.
+func benchResults(path string) (map[string]map[string][]float64, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	out := map[string]map[string][]float64{}
+	var order []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 4 || !strings.HasPrefix(fs[0], "Benchmark") {
+			continue
+		}
+		name := fs[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		if out[name] == nil {
+			out[name] = map[string][]float64{}
+			order = append(order, name)
+		}
+		for i := 2; i+1 < len(fs); i += 2 {
+			v, err := strconv.ParseFloat(fs[i], 64)
+			if err != nil {
+				continue
+			}
+			out[name][fs[i+1]] = append(out[name][fs[i+1]], v)
+		}
+	}
+	return out, order, sc.Err()
+}
