@@ -8,10 +8,11 @@ import (
 	"github.com/tracklane/analytics/internal/jsonw"
 )
 
-// This file holds the typed Segment Ecommerce Events v2 spec: the shapes
-// (Product, Order, CheckoutStep, ...) and one constructor per spec event.
+// Product is a product as the spec describes it: the element of "products"
+// arrays, and the top-level properties of single-product events. Every
+// field is optional.
 //
-// Rules shared by every constructor:
+// Rules shared by the ecommerce constructors (ProductAdded, OrderCompleted, ...):
 //
 //   - Empty strings are never sent.
 //   - Money fields (float64, major units: 19.99 means $19.99) are sent when
@@ -41,10 +42,6 @@ import (
 //     letters, invalid UTF-8. No property is required: the v2 spec requires
 //     none.
 //   - Currency codes are sent in upper case ("usd" is sent as "USD").
-
-// Product is a product as the spec describes it: the element of "products"
-// arrays, and the top-level properties of single-product events. Every
-// field is optional.
 type Product struct {
 	ProductID string  // product_id: your database id of the product; empty: not sent
 	SKU       string  // sku: the stock-keeping unit; empty: not sent
@@ -213,43 +210,66 @@ type Review struct {
 
 // ProductsSearched returns a "Products Searched" Track: query (a string, or
 // an object when s.QueryObject is set).
+//
+// An empty search sends no query. Setting both Query and QueryObject, a non-
+// finite number in QueryObject, or invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func ProductsSearched(s Search) Track {
 	return Track{Event: evProductsSearched.name(), typed: &searchProps{event: evProductsSearched, s: s}}
 }
 
 // ProductListViewed returns a "Product List Viewed" Track: list_id, category,
 // products. l.Filters and l.Sorts are ignored.
+//
+// Empty fields are not sent; see Product for zeros. An invalid product (see
+// ProductClicked) makes Enqueue fail with ErrInvalidValue.
 func ProductListViewed(l ProductList) Track {
 	return Track{Event: evProductListViewed.name(), typed: &listProps{event: evProductListViewed, l: l}}
 }
 
 // ProductListFiltered returns a "Product List Filtered" Track: list_id,
 // category, filters, sorts, products.
+//
+// Empty fields are not sent; see Product for zeros. An invalid product (see
+// ProductClicked) makes Enqueue fail with ErrInvalidValue.
 func ProductListFiltered(l ProductList) Track {
 	return Track{Event: evProductListFiltered.name(), typed: &listProps{event: evProductListFiltered, l: l}}
 }
 
 // PromotionViewed returns a "Promotion Viewed" Track: promotion_id, creative,
 // name, position (a string).
+//
+// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func PromotionViewed(p Promotion) Track {
 	return Track{Event: evPromotionViewed.name(), typed: &promotionProps{event: evPromotionViewed, p: p}}
 }
 
 // PromotionClicked returns a "Promotion Clicked" Track: promotion_id,
 // creative, name, position (a string).
+//
+// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func PromotionClicked(p Promotion) Track {
 	return Track{Event: evPromotionClicked.name(), typed: &promotionProps{event: evPromotionClicked, p: p}}
 }
 
 // ProductClicked returns a "Product Clicked" Track with the 12 product
 // fields as top-level properties.
+//
+// Empty fields are not sent; see Product for zeros. A negative or non-finite
+// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
+// fail with ErrInvalidValue.
 func ProductClicked(p Product) Track {
 	return Track{Event: evProductClicked.name(), typed: &productProps{event: evProductClicked, p: p}}
 }
 
 // ProductViewed returns a "Product Viewed" Track with the 12 product fields
-// and, when a ProductValue is given, currency and value. Passing more than
-// one ProductValue makes Enqueue fail with ErrInvalidValue.
+// and, when a ProductValue is given, currency and value (see ProductValue
+// for a zero value). Passing more than one ProductValue, a currency that is
+// not three ASCII letters, a negative or non-finite value or price, a
+// negative quantity or position, or invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func ProductViewed(p Product, v ...ProductValue) Track {
 	pp := &productProps{event: evProductViewed, p: p, nValue: len(v)}
 	if len(v) > 0 {
@@ -260,17 +280,29 @@ func ProductViewed(p Product, v ...ProductValue) Track {
 
 // ProductAdded returns a "Product Added" Track: cart_id and the 12 product
 // fields.
+//
+// Empty fields are not sent; see Product for zeros. A negative or non-finite
+// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
+// fail with ErrInvalidValue.
 func ProductAdded(cartID string, p Product) Track {
 	return Track{Event: evProductAdded.name(), typed: &productProps{event: evProductAdded, p: p, cartID: cartID}}
 }
 
 // ProductRemoved returns a "Product Removed" Track: cart_id and the 12
 // product fields.
+//
+// Empty fields are not sent; see Product for zeros. A negative or non-finite
+// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
+// fail with ErrInvalidValue.
 func ProductRemoved(cartID string, p Product) Track {
 	return Track{Event: evProductRemoved.name(), typed: &productProps{event: evProductRemoved, p: p, cartID: cartID}}
 }
 
 // CartViewed returns a "Cart Viewed" Track: cart_id, products.
+//
+// Empty fields are not sent; see Product for zeros. A negative or non-finite
+// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
+// fail with ErrInvalidValue.
 func CartViewed(c Cart) Track {
 	return Track{Event: evCartViewed.name(), typed: &cartProps{event: evCartViewed, c: c}}
 }
@@ -279,24 +311,37 @@ func CartViewed(c Cart) Track {
 // value, revenue, shipping, tax, discount, coupon, currency, products. The
 // spec has value here where the other order events have total: o.Total,
 // o.Subtotal and o.CheckoutID are ignored.
+//
+// Empty fields and zero amounts are not sent (see Order.SendZero). A
+// negative or non-finite amount or price, a currency that is not three ASCII
+// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
 func CheckoutStarted(o Order) Track {
 	return Track{Event: evCheckoutStarted.name(), typed: &orderProps{event: evCheckoutStarted, o: o}}
 }
 
 // CheckoutStepViewed returns a "Checkout Step Viewed" Track: checkout_id,
 // step, shipping_method, payment_method. s.OrderID is ignored.
+//
+// Empty fields and a zero step are not sent. A negative step or invalid
+// UTF-8 makes Enqueue fail with ErrInvalidValue.
 func CheckoutStepViewed(s CheckoutStep) Track {
 	return Track{Event: evCheckoutStepViewed.name(), typed: &stepProps{event: evCheckoutStepViewed, s: s}}
 }
 
 // CheckoutStepCompleted returns a "Checkout Step Completed" Track:
 // checkout_id, step, shipping_method, payment_method. s.OrderID is ignored.
+//
+// Empty fields and a zero step are not sent. A negative step or invalid
+// UTF-8 makes Enqueue fail with ErrInvalidValue.
 func CheckoutStepCompleted(s CheckoutStep) Track {
 	return Track{Event: evCheckoutStepCompleted.name(), typed: &stepProps{event: evCheckoutStepCompleted, s: s}}
 }
 
 // PaymentInfoEntered returns a "Payment Info Entered" Track: checkout_id,
 // order_id, step, shipping_method, payment_method.
+//
+// Empty fields and a zero step are not sent. A negative step or invalid
+// UTF-8 makes Enqueue fail with ErrInvalidValue.
 func PaymentInfoEntered(s CheckoutStep) Track {
 	return Track{Event: evPaymentInfoEntered.name(), typed: &stepProps{event: evPaymentInfoEntered, s: s}}
 }
@@ -304,6 +349,10 @@ func PaymentInfoEntered(s CheckoutStep) Track {
 // OrderUpdated returns an "Order Updated" Track: order_id, affiliation,
 // total, revenue, shipping, tax, discount, coupon, currency, products.
 // o.CheckoutID, o.Subtotal and o.Value are ignored.
+//
+// Empty fields and zero amounts are not sent (see Order.SendZero). A
+// negative or non-finite amount or price, a currency that is not three ASCII
+// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
 func OrderUpdated(o Order) Track {
 	return Track{Event: evOrderUpdated.name(), typed: &orderProps{event: evOrderUpdated, o: o}}
 }
@@ -312,6 +361,10 @@ func OrderUpdated(o Order) Track {
 // affiliation, subtotal, total, revenue, shipping, tax, discount, coupon,
 // currency, products. o.Value is ignored. With WithOrderMessageIDs, its
 // messageId is derived from o.OrderID.
+//
+// Empty fields and zero amounts are not sent (see Order.SendZero). A
+// negative or non-finite amount or price, a currency that is not three ASCII
+// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
 func OrderCompleted(o Order) Track {
 	return Track{Event: evOrderCompleted.name(), typed: &orderProps{event: evOrderCompleted, o: o}}
 }
@@ -322,6 +375,10 @@ func OrderCompleted(o Order) Track {
 // total, revenue, shipping, tax, discount, coupon, currency, products (the
 // refunded items). o.Value is ignored. With WithOrderMessageIDs, its
 // messageId is derived from o.OrderID.
+//
+// Empty fields and zero amounts are not sent (see Order.SendZero). A
+// negative or non-finite amount or price, a currency that is not three ASCII
+// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
 func OrderRefunded(o Order) Track {
 	return Track{Event: evOrderRefunded.name(), typed: &orderProps{event: evOrderRefunded, o: o}}
 }
@@ -330,36 +387,58 @@ func OrderRefunded(o Order) Track {
 // total, revenue, shipping, tax, discount, coupon, currency, products.
 // o.CheckoutID, o.Subtotal and o.Value are ignored. With
 // WithOrderMessageIDs, its messageId is derived from o.OrderID.
+//
+// Empty fields and zero amounts are not sent (see Order.SendZero). A
+// negative or non-finite amount or price, a currency that is not three ASCII
+// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
 func OrderCancelled(o Order) Track {
 	return Track{Event: evOrderCancelled.name(), typed: &orderProps{event: evOrderCancelled, o: o}}
 }
 
 // CouponEntered returns a "Coupon Entered" Track: order_id, cart_id,
 // coupon_id. c.CouponName, c.Discount and c.Reason are ignored.
+//
+// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func CouponEntered(c Coupon) Track {
 	return Track{Event: evCouponEntered.name(), typed: &couponProps{event: evCouponEntered, c: c}}
 }
 
 // CouponApplied returns a "Coupon Applied" Track: order_id, cart_id,
 // coupon_id, coupon_name, discount. c.Reason is ignored.
+//
+// Empty fields are not sent, nor a zero discount without ZeroDiscount. A
+// negative or non-finite discount or invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func CouponApplied(c Coupon) Track {
 	return Track{Event: evCouponApplied.name(), typed: &couponProps{event: evCouponApplied, c: c}}
 }
 
 // CouponDenied returns a "Coupon Denied" Track: order_id, cart_id,
 // coupon_id, coupon_name, reason. c.Discount is ignored.
+//
+// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func CouponDenied(c Coupon) Track {
 	return Track{Event: evCouponDenied.name(), typed: &couponProps{event: evCouponDenied, c: c}}
 }
 
 // CouponRemoved returns a "Coupon Removed" Track: order_id, cart_id,
 // coupon_id, coupon_name, discount. c.Reason is ignored.
+//
+// Empty fields are not sent, nor a zero discount without ZeroDiscount. A
+// negative or non-finite discount or invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func CouponRemoved(c Coupon) Track {
 	return Track{Event: evCouponRemoved.name(), typed: &couponProps{event: evCouponRemoved, c: c}}
 }
 
 // ProductAddedToWishlist returns a "Product Added to Wishlist" Track:
 // wishlist_id, wishlist_name and the 12 product fields.
+//
+// Empty fields are not sent; see Product for zeros. A negative or non-finite
+// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
+// fail with ErrInvalidValue.
 func ProductAddedToWishlist(w Wishlist, p Product) Track {
 	return Track{Event: evProductAddedToWishlist.name(),
 		typed: &productProps{event: evProductAddedToWishlist, p: p, wishlist: w}}
@@ -367,6 +446,10 @@ func ProductAddedToWishlist(w Wishlist, p Product) Track {
 
 // ProductRemovedFromWishlist returns a "Product Removed from Wishlist" Track:
 // wishlist_id, wishlist_name and the 12 product fields.
+//
+// Empty fields are not sent; see Product for zeros. A negative or non-finite
+// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
+// fail with ErrInvalidValue.
 func ProductRemovedFromWishlist(w Wishlist, p Product) Track {
 	return Track{Event: evProductRemovedFromWishlist.name(),
 		typed: &productProps{event: evProductRemovedFromWishlist, p: p, wishlist: w}}
@@ -374,6 +457,10 @@ func ProductRemovedFromWishlist(w Wishlist, p Product) Track {
 
 // WishlistProductAddedToCart returns a "Wishlist Product Added to Cart"
 // Track: wishlist_id, wishlist_name, cart_id and the 12 product fields.
+//
+// Empty fields are not sent; see Product for zeros. A negative or non-finite
+// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
+// fail with ErrInvalidValue.
 func WishlistProductAddedToCart(w Wishlist, cartID string, p Product) Track {
 	return Track{Event: evWishlistProductAddedToCart.name(),
 		typed: &productProps{event: evWishlistProductAddedToCart, p: p, wishlist: w, cartID: cartID}}
@@ -382,6 +469,10 @@ func WishlistProductAddedToCart(w Wishlist, cartID string, p Product) Track {
 // ProductShared returns a "Product Shared" Track: share_via, share_message,
 // recipient, product_id, sku, category, name, brand, variant, price, url,
 // image_url. p.Quantity, p.Coupon and p.Position are ignored.
+//
+// Empty fields are not sent; see Product for zeros. A negative or non-finite
+// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
+// fail with ErrInvalidValue.
 func ProductShared(s Share, p Product) Track {
 	return Track{Event: evProductShared.name(), typed: &productProps{event: evProductShared, p: p, share: s}}
 }
@@ -389,12 +480,18 @@ func ProductShared(s Share, p Product) Track {
 // CartShared returns a "Cart Shared" Track: share_via, share_message,
 // recipient, cart_id, products. Each product is sent with its product_id
 // only, as the spec lists; the other product fields are ignored.
+//
+// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func CartShared(s Share, c Cart) Track {
 	return Track{Event: evCartShared.name(), typed: &cartProps{event: evCartShared, c: c, share: s}}
 }
 
 // ProductReviewed returns a "Product Reviewed" Track: product_id, review_id,
 // review_body, rating (a string).
+//
+// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
+// ErrInvalidValue.
 func ProductReviewed(r Review) Track {
 	return Track{Event: evProductReviewed.name(), typed: &reviewProps{event: evProductReviewed, r: r}}
 }
