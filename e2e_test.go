@@ -77,7 +77,9 @@ func TestE2EPermanentOutageCloseReportsEverything(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err = c.Close(ctx)
-	assert.Less(t, time.Since(start), 1500*time.Millisecond, "Close returns by its deadline")
+	// Real time on a shared 2-core CI machine: this bound catches a Close that
+	// hangs; TestCloseKeepsRetryingUntilDeadline checks the exact deadline with synctest.
+	assert.Less(t, time.Since(start), 3*time.Second, "Close returns by its deadline")
 	var ue *analytics.UndeliveredError
 	require.True(t, errors.As(err, &ue), "got %v", err)
 	assert.Equal(t, n, ue.Count)
