@@ -3,39 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/tracklane/analytics/benchmarks/internal/contender"
+	"github.com/tracklane/analytics/benchmarks/internal/report"
 )
-
-// ChildResult is what one client process measured about itself.
-type ChildResult struct {
-	SDK  string `json:"sdk"`
-	Mode string `json:"mode"` // "live" or "dead"
-	N    int    `json:"n"`
-
-	EnqueueSec float64 `json:"enqueue_sec"` // building and enqueuing the N events
-	CloseSec   float64 `json:"close_sec"`   // Close, until it returned (or the cap)
-	TotalSec   float64 `json:"total_sec"`   // first Enqueue to Close returned
-	CloseCap   bool    `json:"close_capped,omitempty"`
-	CloseErr   string  `json:"close_err,omitempty"`
-
-	UserSec   float64 `json:"cpu_user_sec"` // getrusage(RUSAGE_SELF), New to Close returned
-	SysSec    float64 `json:"cpu_sys_sec"`
-	MaxRSSKiB int64   `json:"maxrss_kib"` // ru_maxrss: peak RSS of this process
-
-	EnqueueErrors   int64             `json:"enqueue_errors"`   // events Enqueue refused (and we did not retry)
-	QueueFullWaits  int64             `json:"queue_full_waits"` // live mode: ErrQueueFull answered by waiting for space
-	CBDelivered     int64             `json:"cb_delivered"`     // events reported delivered by the SDK's callback
-	CBFailed        int64             `json:"cb_failed"`        // accepted events reported failed by the callback
-	CBRefused       int64             `json:"cb_refused"`       // events reported refused by the callback
-	SDKStats        map[string]uint64 `json:"sdk_stats,omitempty"`
-	FirstEnqueueErr string            `json:"first_enqueue_err,omitempty"`
-}
 
 func rusage() syscall.Rusage {
 	var ru syscall.Rusage
@@ -55,7 +32,22 @@ func tvSec(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Use
 // answering 500, refusals counted and not retried, then Close with
 // closeDead as deadline; the peers' Close takes no context, so it is cut
 // off after closeCap and reported as capped (the process then exits).
-func runChild(sdk, mode, baseURL string, n int, closeDead, closeLive, closeCap time.Duration) error {
+//
+// With profDir set, it writes a CPU profile of the whole run to
+// profDir/SDK-MODE.cpu.pprof and a heap profile taken when the last event is
+// enqueued (near the peak for dead runs) to profDir/SDK-MODE.heap.pprof.
+func runChild(sdk, mode, baseURL string, n int, closeDead, closeLive, closeCap time.Duration, profDir string) error {
+	if profDir != "" {
+		f, err := os.Create(filepath.Join(profDir, sdk+"-"+mode+".cpu.pprof"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var cnt contender.Counters
 	ru0 := rusage()
 	url := baseURL
@@ -66,7 +58,7 @@ func runChild(sdk, mode, baseURL string, n int, closeDead, closeLive, closeCap t
 	if err != nil {
 		return err
 	}
-	res := ChildResult{SDK: sdk, Mode: mode, N: n}
+	res := report.ChildResult{SDK: sdk, Mode: mode, N: n}
 	wait := mode == "live"
 
 	start := time.Now()
@@ -82,6 +74,11 @@ func runChild(sdk, mode, baseURL string, n int, closeDead, closeLive, closeCap t
 	}
 	enqueued := time.Now()
 	res.EnqueueSec = enqueued.Sub(start).Seconds()
+	if profDir != "" {
+		if err := writeHeap(filepath.Join(profDir, sdk+"-"+mode+".heap.pprof")); err != nil {
+			return err
+		}
+	}
 
 	deadline := closeLive
 	if mode == "dead" {
@@ -118,4 +115,11 @@ func runChild(sdk, mode, baseURL string, n int, closeDead, closeLive, closeCap t
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-var errUsage = errors.New("usage")
+func writeHeap(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
+}

@@ -33,15 +33,9 @@ import (
 	"time"
 
 	"github.com/tracklane/analytics/benchmarks/internal/contender"
+	"github.com/tracklane/analytics/benchmarks/internal/report"
 	"github.com/tracklane/analytics/benchmarks/internal/sink"
 )
-
-// Record is one child's result with what the sink saw during it.
-type Record struct {
-	ChildResult
-	Run  int         `json:"run"`
-	Sink sink.Counts `json:"sink"`
-}
 
 func main() {
 	var (
@@ -60,10 +54,11 @@ func main() {
 		closeDead = flag.Duration("close-deadline", 2*time.Second, "Close deadline in dead runs (tracklane's ctx)")
 		closeLive = flag.Duration("close-live", 2*time.Minute, "Close deadline in live runs (tracklane's ctx)")
 		closeCap  = flag.Duration("close-cap", 60*time.Second, "cut off any Close after this long")
+		profDir   = flag.String("profile-dir", "", "write CPU and heap profiles of each child here")
 	)
 	flag.Parse()
 	if *child {
-		if err := runChild(*sdk, *mode, *url, *n, *closeDead, *closeLive, *closeCap); err != nil {
+		if err := runChild(*sdk, *mode, *url, *n, *closeDead, *closeLive, *closeCap, *profDir); err != nil {
 			log.Fatalf("e2e child %s/%s: %v", *sdk, *mode, err)
 		}
 		return
@@ -87,7 +82,7 @@ func main() {
 		n         int
 	}
 	live, dead := split(*sdks), split(*deadSDKs)
-	var records []Record
+	var records []report.Record
 	var raw io.Writer = io.Discard
 	if *jsonOut != "" {
 		f, err := os.Create(*jsonOut)
@@ -106,7 +101,7 @@ func main() {
 			jobs = append(jobs, job{dead[(i+r)%len(dead)], "dead", *deadN})
 		}
 		for _, j := range jobs {
-			rec, err := runOne(self, base, j.sdk, j.mode, j.n, *closeDead, *closeLive, *closeCap)
+			rec, err := runOne(self, base, j.sdk, j.mode, j.n, *closeDead, *closeLive, *closeCap, *profDir)
 			if err != nil {
 				log.Fatalf("run %d %s/%s: %v", r+1, j.sdk, j.mode, err)
 			}
@@ -117,7 +112,7 @@ func main() {
 			log.Printf("run %d %-14s %-4s %s", r+1, j.sdk, j.mode, brief(&rec))
 		}
 	}
-	md := summarize(records, live, dead, *n, *deadN, *closeDead, *closeCap)
+	md := report.Summarize(records, live, dead, *n, *deadN, *closeDead, *closeCap)
 	if *mdOut != "" {
 		if err := os.WriteFile(*mdOut, []byte(md), 0o644); err != nil {
 			log.Fatal(err)
@@ -196,27 +191,27 @@ func sinkCall(method, url string) (*sink.Stats, error) {
 }
 
 // runOne runs one SDK in a child process and returns its record.
-func runOne(self, base, sdk, mode string, n int, closeDead, closeLive, closeCap time.Duration) (Record, error) {
+func runOne(self, base, sdk, mode string, n int, closeDead, closeLive, closeCap time.Duration, profDir string) (report.Record, error) {
 	if _, err := sinkCall(http.MethodPost, base+"/reset"); err != nil {
-		return Record{}, err
+		return report.Record{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeCap+3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, self, "-child", "-sdk", sdk, "-mode", mode, "-url", base,
 		"-n", fmt.Sprint(n), "-close-deadline", closeDead.String(), "-close-live", closeLive.String(),
-		"-close-cap", closeCap.String())
+		"-close-cap", closeCap.String(), "-profile-dir", profDir)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return Record{}, fmt.Errorf("%v: %s", err, errb.String())
+		return report.Record{}, fmt.Errorf("%v: %s", err, errb.String())
 	}
-	var rec Record
+	var rec report.Record
 	if err := json.Unmarshal(out.Bytes(), &rec.ChildResult); err != nil {
-		return Record{}, fmt.Errorf("child output %q: %w", out.String(), err)
+		return report.Record{}, fmt.Errorf("child output %q: %w", out.String(), err)
 	}
 	st, err := sinkCall(http.MethodGet, base+"/stats")
 	if err != nil {
-		return Record{}, err
+		return report.Record{}, err
 	}
 	rec.Sink = st.Live
 	if mode == "dead" {
@@ -225,7 +220,7 @@ func runOne(self, base, sdk, mode string, n int, closeDead, closeLive, closeCap 
 	return rec, nil
 }
 
-func brief(r *Record) string {
+func brief(r *report.Record) string {
 	if r.Mode == "live" {
 		return fmt.Sprintf("arrived %d/%d in %.2fs: %.0f ev/s, cpu %.1f µs/ev, rss %.0f MiB, %.0f B/ev wire",
 			r.Sink.Messages, r.N, r.TotalSec, float64(r.Sink.Messages)/r.TotalSec,

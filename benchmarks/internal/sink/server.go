@@ -42,9 +42,7 @@ type Handler struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/stats":
-		h.mu.Lock()
-		st := h.st
-		h.mu.Unlock()
+		st := h.Snapshot()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
 		return
@@ -105,6 +103,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		_, _ = io.WriteString(w, `{"success":true}`)
 	}
+}
+
+// Snapshot returns the counts so far.
+func (h *Handler) Snapshot() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.st
 }
 
 func (c *Counts) add(d *Counts) {

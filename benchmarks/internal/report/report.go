@@ -1,8 +1,12 @@
-package main
+// Package report holds the records of the end-to-end program and turns them,
+// with the Enqueue benchmark output, into the tables of RESULTS.md.
+package report
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"github.com/tracklane/analytics/benchmarks/internal/sink"
 	"math"
 	"os"
 	"slices"
@@ -66,7 +70,9 @@ func evPerSec(r *Record) float64 { return float64(r.Sink.Messages) / r.TotalSec 
 func cpuPerEv(r *Record) float64 { return (r.UserSec + r.SysSec) / float64(r.N) * 1e6 }
 func rssMiB(r *Record) float64   { return float64(r.MaxRSSKiB) / 1024 }
 
-func summarize(rs []Record, live, dead []string, n, deadN int, closeDead, closeCap time.Duration) string {
+// Summarize returns the Markdown tables of the live and dead runs: medians
+// with their range, and ratios against analytics-go.
+func Summarize(rs []Record, live, dead []string, n, deadN int, closeDead, closeCap time.Duration) string {
 	var b strings.Builder
 	base := contender.AnalyticsGo
 	baseLive := pick(rs, base, "live")
@@ -157,9 +163,9 @@ func allReported(rs []Record) string {
 	return fmt.Sprintf("**no: %d/%d runs** (reported: %s)", ok, len(rs), strings.Join(got, ", "))
 }
 
-// benchResults reads `go test -bench` output: name (without the -GOMAXPROCS
+// BenchResults reads `go test -bench` output: name (without the -GOMAXPROCS
 // suffix) -> unit -> values.
-func benchResults(path string) (map[string]map[string][]float64, []string, error) {
+func BenchResults(path string) (map[string]map[string][]float64, []string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -192,4 +198,107 @@ func benchResults(path string) (map[string]map[string][]float64, []string, error
 		}
 	}
 	return out, order, sc.Err()
+}
+
+// Record is one child's result with what the sink saw during it.
+type Record struct {
+	ChildResult
+	Run  int         `json:"run"`
+	Sink sink.Counts `json:"sink"`
+}
+
+// ChildResult is what one client process measured about itself.
+type ChildResult struct {
+	SDK  string `json:"sdk"`
+	Mode string `json:"mode"` // "live" or "dead"
+	N    int    `json:"n"`
+
+	EnqueueSec float64 `json:"enqueue_sec"` // building and enqueuing the N events
+	CloseSec   float64 `json:"close_sec"`   // Close, until it returned (or the cap)
+	TotalSec   float64 `json:"total_sec"`   // first Enqueue to Close returned
+	CloseCap   bool    `json:"close_capped,omitempty"`
+	CloseErr   string  `json:"close_err,omitempty"`
+
+	UserSec   float64 `json:"cpu_user_sec"` // getrusage(RUSAGE_SELF), New to Close returned
+	SysSec    float64 `json:"cpu_sys_sec"`
+	MaxRSSKiB int64   `json:"maxrss_kib"` // ru_maxrss: peak RSS of this process
+
+	EnqueueErrors   int64             `json:"enqueue_errors"`   // events Enqueue refused (and we did not retry)
+	QueueFullWaits  int64             `json:"queue_full_waits"` // live mode: ErrQueueFull answered by waiting for space
+	CBDelivered     int64             `json:"cb_delivered"`     // events reported delivered by the SDK's callback
+	CBFailed        int64             `json:"cb_failed"`        // accepted events reported failed by the callback
+	CBRefused       int64             `json:"cb_refused"`       // events reported refused by the callback
+	SDKStats        map[string]uint64 `json:"sdk_stats,omitempty"`
+	FirstEnqueueErr string            `json:"first_enqueue_err,omitempty"`
+}
+
+// ReadRecords reads the JSON lines written by cmd/e2e -json.
+func ReadRecords(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Record
+	dec := json.NewDecoder(f)
+	for dec.More() {
+		var r Record
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Enqueue returns the Markdown table of the Enqueue benchmarks (medians of
+// the -count runs), with ratios against analytics-go.
+func Enqueue(bench map[string]map[string][]float64, order []string) string {
+	var b strings.Builder
+	b.WriteString("| benchmark | ns/op | vs analytics-go | B/op | allocs/op | queuefull/op | runs |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, name := range order {
+		m := bench[name]
+		baseName := name[:strings.LastIndex(name, "sdk=")+4] + contender.AnalyticsGo
+		base := stats(bench[baseName]["ns/op"]).med
+		ns := stats(m["ns/op"])
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.0f | %.3f | %d |\n", name, ns.f(0), ratio(ns.med, base),
+			stats(m["B/op"]).med, stats(m["allocs/op"]).med, stats(m["queuefull/op"]).med, len(m["ns/op"]))
+	}
+	return b.String()
+}
+
+// Targets returns the Markdown table of issue 6's targets, each judged on
+// the medians of this run.
+func Targets(bench map[string]map[string][]float64, rs []Record, deadN int) string {
+	var b strings.Builder
+	b.WriteString("| target (issue 6) | analytics-go | tracklane | measured | met? |\n|---|---:|---:|---:|---|\n")
+	yes := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "**no**"
+	}
+	for _, bn := range []string{"BenchmarkEnqueue", "BenchmarkEnqueueParallel"} {
+		ag := stats(bench[bn+"/sdk="+contender.AnalyticsGo]["ns/op"]).med
+		tl := stats(bench[bn+"/sdk="+contender.Tracklane]["ns/op"]).med
+		fmt.Fprintf(&b, "| %s ns/op ≤ 1/10 of analytics-go | %.0f | %.0f | %s | %s |\n", bn, ag, tl, ratio(tl, ag), yes(tl*10 <= ag))
+		al := stats(bench[bn+"/sdk="+contender.Tracklane]["allocs/op"]).med
+		agAl := stats(bench[bn+"/sdk="+contender.AnalyticsGo]["allocs/op"]).med
+		fmt.Fprintf(&b, "| %s allocs/op ≤ 10 | %.0f | %.0f | %.0f | %s |\n", bn, agAl, al, al, yes(al <= 10))
+	}
+	agL, tlL := pick(rs, contender.AnalyticsGo, "live"), pick(rs, contender.Tracklane, "live")
+	agEv, tlEv := stats(each(agL, evPerSec)).med, stats(each(tlL, evPerSec)).med
+	fmt.Fprintf(&b, "| end-to-end delivered events/s ≥ 5x analytics-go | %.0f | %.0f | %s | %s |\n", agEv, tlEv, ratio(tlEv, agEv), yes(tlEv >= 5*agEv))
+	agC, tlC := stats(each(agL, cpuPerEv)).med, stats(each(tlL, cpuPerEv)).med
+	fmt.Fprintf(&b, "| end-to-end client CPU/event ≤ 1/8 of analytics-go (µs) | %.2f | %.2f | %s | %s |\n", agC, tlC, ratio(tlC, agC), yes(tlC*8 <= agC))
+	agD, tlD := pick(rs, contender.AnalyticsGo, "dead"), pick(rs, contender.Tracklane, "dead")
+	agR, tlR := stats(each(agD, rssMiB)), stats(each(tlD, rssMiB))
+	fmt.Fprintf(&b, "| dead endpoint: peak RSS ≤ 64 MiB (queue bound: default 32 MiB of events) | %.0f MiB | %.0f MiB (max %.0f) | %s | %s |\n",
+		agR.med, tlR.med, tlR.hi, ratio(tlR.med, agR.med), yes(tlR.hi <= 64))
+	allOK := len(tlD) > 0 && count(tlD, func(r *Record) bool { return !r.CloseCap && r.EnqueueErrors+r.CBFailed == int64(r.N) }) == len(tlD)
+	agOK := count(agD, func(r *Record) bool { return !r.CloseCap && r.EnqueueErrors+r.CBFailed == int64(r.N) })
+	fmt.Fprintf(&b, "| dead endpoint: every undelivered event reported (of %d) | %d/%d runs | %d/%d runs | | %s |\n",
+		deadN, agOK, len(agD), count(tlD, func(r *Record) bool { return r.EnqueueErrors+r.CBFailed == int64(r.N) }), len(tlD), yes(allOK))
+	return b.String()
 }
