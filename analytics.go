@@ -2,7 +2,9 @@ package analytics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ type Client struct {
 
 	refusedInvalid  atomic.Uint64
 	refusedTooLarge atomic.Uint64
+	spoolCorrupt    atomic.Uint64
 
 	closeOnce sync.Once
 	closeDone chan struct{}
@@ -65,7 +68,23 @@ func New(writeKey string, opts ...Option) (*Client, error) {
 		},
 		closeDone: make(chan struct{}),
 	}
-	c.b = newBatcher(cfg, c.report)
+	var sp *spool
+	var recs []recovered
+	if cfg.spoolDir != "" {
+		var corrupt int
+		var err error
+		sp, recs, corrupt, err = openSpool(cfg.spoolDir, cfg.spoolMaxBytes)
+		if err != nil {
+			return nil, err
+		}
+		if corrupt > 0 {
+			c.spoolCorrupt.Store(uint64(corrupt))
+			err := fmt.Errorf("%w: %d segment(s) in %s; their valid records are delivered", ErrSpoolCorrupt, corrupt, cfg.spoolDir)
+			cfg.logger.Warn(err.Error())
+			c.report(Report{Outcome: Failed, Err: err})
+		}
+	}
+	c.b = newBatcher(cfg, c.report, sp, recs)
 	return c, nil
 }
 
@@ -147,16 +166,18 @@ func (c *Client) Stats() Stats {
 	s := c.b.stats()
 	s.RefusedInvalid = c.refusedInvalid.Load()
 	s.RefusedTooLarge = c.refusedTooLarge.Load()
-	s.Refused = s.RefusedInvalid + s.RefusedTooLarge + s.RefusedQueueFull + s.RefusedClosed
+	s.SpoolCorrupt = c.spoolCorrupt.Load()
+	s.Refused = s.RefusedInvalid + s.RefusedTooLarge + s.RefusedQueueFull + s.RefusedClosed + s.RefusedSpool
 	return s
 }
 
-// Stats counts messages by outcome. Enqueued == Delivered + Failed + Queued
-// at every snapshot.
+// Stats counts messages by outcome. Enqueued == Delivered + Failed +
+// Spooled + Queued at every snapshot.
 type Stats struct {
-	Enqueued  uint64 // accepted by Enqueue
+	Enqueued  uint64 // accepted by Enqueue, plus Recovered
 	Delivered uint64 // accepted by the endpoint
 	Failed    uint64 // accepted by Enqueue, then given up on; see the Failed* reasons
+	Spooled   uint64 // not delivered in this run but kept in the spool for the next start (WithSpool)
 	Refused   uint64 // refused by Enqueue; see the Refused* reasons
 
 	FailedRejected  uint64 // the endpoint refused them with a status never retried (ErrRejected)
@@ -167,6 +188,10 @@ type Stats struct {
 	RefusedTooLarge  uint64 // over the message size limit (ErrMessageTooLarge)
 	RefusedQueueFull uint64 // queue at its bound (ErrQueueFull)
 	RefusedClosed    uint64 // Enqueue after Close (ErrClosed)
+	RefusedSpool     uint64 // the spool could not be written (ErrSpool)
+
+	Recovered    uint64 // messages read back from the spool at start-up (also in Enqueued)
+	SpoolCorrupt uint64 // spool segments whose torn or corrupt tail was skipped at start-up
 
 	Queued      int // accepted, without an outcome yet (queued, in flight, waiting to retry)
 	QueuedBytes int // encoded bytes of the Queued messages
@@ -186,6 +211,10 @@ const (
 	Failed
 	// Refused: Enqueue refused it; Report.Err is the error Enqueue returned.
 	Refused
+	// Spooled: not delivered in this run (retries or Close's context ran
+	// out), but kept on disk by WithSpool and delivered by the next Client
+	// started with the same directory. Report.Err wraps ErrSpooled and the reason.
+	Spooled
 )
 
 func (o Outcome) String() string {
@@ -196,6 +225,8 @@ func (o Outcome) String() string {
 		return "failed"
 	case Refused:
 		return "refused"
+	case Spooled:
+		return "spooled"
 	}
 	return "unknown"
 }
@@ -239,6 +270,17 @@ func infoOf(m Message, id string) MessageInfo {
 		return MessageInfo{MessageID: id, Type: "alias"}
 	}
 	return MessageInfo{MessageID: id}
+}
+
+// infoFromJSON reads the identity of a message read back from the spool.
+func infoFromJSON(data []byte) MessageInfo {
+	var m struct {
+		MessageID string `json:"messageId"`
+		Type      string `json:"type"`
+		Event     string `json:"event"`
+	}
+	_ = json.Unmarshal(data, &m) // written by encodeMessage: always valid
+	return MessageInfo{MessageID: m.MessageID, Type: m.Type, Event: m.Event}
 }
 
 // report sends r to the callback, or logs failures when there is none.

@@ -18,6 +18,8 @@ type item struct {
 	data []byte
 	info MessageInfo
 	gen  uint64 // flush generation, see batcher.gens
+	seg  uint64 // spool segment holding the message; 0 without a spool
+	rec  uint32 // index of the message's record in seg
 }
 
 // failure is the reason of one failed finish call.
@@ -65,6 +67,7 @@ type batcher struct {
 	st           Stats     // outcome counters (Enqueued, Delivered, Failed*, RefusedQueueFull, RefusedClosed, ...)
 	failSeq      uint64    // number of failed finish calls so far
 	failErrs     []failure // the reasons of the latest failures, for Flush and Close errors
+	spool        *spool    // nil without WithSpool
 
 	wake    chan struct{} // size 1: a batch is full, or a flush was asked for
 	closing chan struct{} // closed by close: drain and stop
@@ -75,7 +78,7 @@ type batcher struct {
 	wg     sync.WaitGroup
 }
 
-func newBatcher(cfg *config, report func(Report)) *batcher {
+func newBatcher(cfg *config, report func(Report), sp *spool, recs []recovered) *batcher {
 	jitter := cfg.jitter
 	if jitter == nil {
 		jitter = rand.Float64
@@ -95,6 +98,22 @@ func newBatcher(cfg *config, report func(Report)) *batcher {
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		batches: make(chan []item),
+		spool:   sp,
+	}
+	// Messages spooled by an earlier run go first, whatever the queue bound:
+	// the spool's own bound limits them.
+	for _, r := range recs {
+		b.pending = append(b.pending, item{data: r.data, info: infoFromJSON(r.data), seg: r.seg, rec: r.idx})
+		b.pendingBytes += len(r.data) + 1
+		b.queued++
+		b.queuedBytes += len(r.data)
+	}
+	b.gens[0].open = len(recs)
+	b.st.Enqueued = uint64(len(recs))
+	b.st.Recovered = uint64(len(recs))
+	if len(recs) > 0 {
+		b.flushReq = true // send them now, without waiting for the interval
+		b.wake <- struct{}{}
 	}
 	if cfg.writeKey != "" {
 		b.keyLen = len(jsonw.AppendString(nil, cfg.writeKey))
@@ -118,10 +137,20 @@ func (b *batcher) add(it item) error {
 		b.st.RefusedClosed++
 		b.mu.Unlock()
 		return ErrClosed
-	case b.queued+1 > b.cfg.maxQueueMessages || b.queuedBytes+n > b.cfg.maxQueueBytes:
+	case b.queued+1 > b.cfg.maxQueueMessages || b.queuedBytes+n > b.cfg.maxQueueBytes,
+		b.spool != nil && !b.spool.fits(n):
 		b.st.RefusedQueueFull++
 		b.mu.Unlock()
 		return ErrQueueFull
+	}
+	if b.spool != nil {
+		seg, rec, err := b.spool.append(it.data)
+		if err != nil {
+			b.st.RefusedSpool++
+			b.mu.Unlock()
+			return err
+		}
+		it.seg, it.rec = seg, rec
 	}
 	it.gen = b.baseGen + uint64(len(b.gens)) - 1
 	b.gens[len(b.gens)-1].open++
@@ -159,6 +188,7 @@ func (b *batcher) dispatch() {
 		case <-b.wake:
 		case <-ticker.C:
 			force = true
+			b.syncSpool()
 		case <-b.closing:
 			closing = true
 		case <-b.runCtx.Done():
@@ -217,6 +247,22 @@ func (b *batcher) dispatch() {
 				return
 			}
 		}
+	}
+}
+
+// syncSpool fsyncs the spool's active segment, outside the mutex so that
+// Enqueue does not wait for the disk.
+func (b *batcher) syncSpool() {
+	if b.spool == nil {
+		return
+	}
+	b.mu.Lock()
+	f := b.spool.active
+	dirty := b.spool.dirty
+	b.spool.dirty = false
+	b.mu.Unlock()
+	if dirty && f != nil {
+		_ = f.Sync() // a segment closed meanwhile was synced by rotate or close
 	}
 }
 
@@ -356,15 +402,28 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 		return
 	}
 	infos := make([]MessageInfo, len(items))
+	// With a spool, a message that may still succeed later stays on disk.
+	keep := b.spool != nil && o == Failed && (errors.Is(err, ErrDeadline) || errors.Is(err, ErrRetriesExhausted))
+	if keep {
+		o, err = Spooled, fmt.Errorf("%w: %w", ErrSpooled, err)
+	}
 	b.mu.Lock()
 	for i := range items {
 		infos[i] = items[i].info
 		b.queued--
 		b.queuedBytes -= len(items[i].data)
 		b.gens[items[i].gen-b.baseGen].open--
+		if items[i].seg != 0 && !keep {
+			b.spool.done(items[i].seg, items[i].rec)
+		}
+	}
+	if b.spool != nil && !keep {
+		b.spool.writeAcks()
 	}
 	n := uint64(len(items))
 	switch {
+	case o == Spooled:
+		b.st.Spooled += n
 	case o == Delivered:
 		b.st.Delivered += n
 		b.st.Batches++
@@ -378,7 +437,7 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 		b.st.Failed += n
 		b.st.FailedExhausted += n
 	}
-	if o == Failed {
+	if o == Failed || o == Spooled {
 		b.failSeq++
 		b.recordFailure(err)
 	}
@@ -447,7 +506,7 @@ func (b *batcher) flush(ctx context.Context) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	failedBefore, seqBefore := b.st.Failed, b.failSeq
+	before, seqBefore := b.st, b.failSeq
 	done := b.mark()
 	b.flushReq = true
 	b.mu.Unlock()
@@ -457,16 +516,17 @@ func (b *batcher) flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return b.undelivered(failedBefore, seqBefore, nil)
+	return b.undelivered(before, seqBefore, nil)
 }
 
 // undelivered returns an *UndeliveredError when messages failed since the
 // Failed counter read failedBefore, joining cause and the distinct reasons
 // of the failures since seqBefore.
-func (b *batcher) undelivered(failedBefore, seqBefore uint64, cause error) error {
+func (b *batcher) undelivered(before Stats, seqBefore uint64, cause error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := b.st.Failed - failedBefore
+	spooled := b.st.Spooled - before.Spooled
+	n := b.st.Failed - before.Failed + spooled
 	if n == 0 {
 		return nil
 	}
@@ -476,13 +536,13 @@ func (b *batcher) undelivered(failedBefore, seqBefore uint64, cause error) error
 			errs = append(errs, f.err)
 		}
 	}
-	return &UndeliveredError{Count: int(n), Err: errors.Join(errs...)}
+	return &UndeliveredError{Count: int(n), Spooled: int(spooled), Err: errors.Join(errs...)}
 }
 
 func (b *batcher) close(ctx context.Context) error {
 	b.mu.Lock()
 	b.closed = true
-	failedBefore, seqBefore := b.st.Failed, b.failSeq
+	before, seqBefore := b.st, b.failSeq
 	done := b.mark()
 	b.mu.Unlock()
 	close(b.closing)
@@ -499,7 +559,15 @@ func (b *batcher) close(ctx context.Context) error {
 	if ci, ok := b.transport.(interface{ closeIdle() }); ok {
 		ci.closeIdle()
 	}
-	return b.undelivered(failedBefore, seqBefore, cause)
+	if b.spool != nil {
+		b.mu.Lock()
+		err := b.spool.close()
+		b.mu.Unlock()
+		if err != nil {
+			cause = errors.Join(cause, err)
+		}
+	}
+	return b.undelivered(before, seqBefore, cause)
 }
 
 func (b *batcher) stats() Stats {

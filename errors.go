@@ -101,6 +101,9 @@ func (e *ConfigError) Error() string {
 type UndeliveredError struct {
 	// Count is the number of messages not delivered.
 	Count int
+	// Spooled is how many of them are kept in the spool (WithSpool) and
+	// will be delivered by the next Client started with the same directory.
+	Spooled int
 	// Err joins the distinct reasons (context error, *HTTPError, ...).
 	Err error
 }
@@ -111,6 +114,9 @@ func (e *UndeliveredError) Error() string {
 		msg += "s"
 	}
 	msg += " not delivered"
+	if e.Spooled > 0 {
+		msg += " (" + strconv.Itoa(e.Spooled) + " kept in the spool)"
+	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

@@ -62,6 +62,8 @@ type config struct {
 	newID            func() string
 	orderIDs         bool
 	jitter           func() float64 // in [0,1); nil: math/rand/v2
+	spoolDir         string
+	spoolMaxBytes    int64
 }
 
 func defaultConfig(writeKey string) *config {
@@ -325,6 +327,37 @@ func WithOrderMessageIDs(enabled bool) Option {
 func withJitter(f func() float64) Option {
 	return optionFunc(func(c *config) error {
 		c.jitter = f
+		return nil
+	})
+}
+
+// WithSpool keeps every accepted message in an append-only log in dir until
+// it has a final outcome, so that messages survive a crash of the process
+// and an outage longer than the retry budget: what was not delivered when
+// the process stopped (or when a batch's retries ran out) is delivered
+// first by the next Client started with the same dir. Default: no spool,
+// messages live in memory only.
+//
+// Enqueue writes each message to the spool before it returns (one write
+// call: a crash of the process after Enqueue returned does not lose it);
+// the spool is fsynced on every flush interval, on segment rotation and on
+// Close, so a crash of the machine loses at most one interval. Delivery
+// stays at-least-once: a message delivered just before a crash may be sent
+// again at the next start, with the same messageId. Torn or corrupt records
+// at the end of a segment are skipped and reported (Stats.SpoolCorrupt,
+// ErrSpoolCorrupt), never fatal. At most maxBytes are kept on disk; past
+// that, Enqueue refuses with ErrQueueFull. At start-up every spooled
+// message is queued, whatever WithMaxQueue says.
+//
+// Only one Client may use a dir at a time: New fails with ErrSpoolLocked
+// when another (in any process) holds it. An empty dir or maxBytes below
+// 1 MiB make New fail with a *ConfigError. Unix only (flock).
+func WithSpool(dir string, maxBytes int64) Option {
+	return optionFunc(func(c *config) error {
+		if dir == "" || maxBytes < 1<<20 {
+			return &ConfigError{Option: "WithSpool", Reason: "want a directory and at least 1 MiB"}
+		}
+		c.spoolDir, c.spoolMaxBytes = dir, maxBytes
 		return nil
 	})
 }

@@ -27,7 +27,7 @@ type Recorder struct {
 	store
 	batches  []analytics.Batch
 	attempts []Attempt
-	failures []error // scripted results of the next sends, in order
+	failures []scripted // scripted results of the next sends, in order
 }
 
 // Attempt is one call of Recorder.Send: the batch as it was sent and what
@@ -58,8 +58,10 @@ func (r *Recorder) Send(ctx context.Context, batch *analytics.Batch) error {
 	case ctx.Err() != nil:
 		err = ctx.Err()
 	case len(r.failures) > 0:
-		err = r.failures[0]
-		r.failures = r.failures[1:]
+		err = r.failures[0].err
+		if r.failures[0].times--; r.failures[0].times == 0 {
+			r.failures = r.failures[1:]
+		}
 	}
 	r.attempts = append(r.attempts, Attempt{Batch: cp, Err: err})
 	if err != nil {
@@ -97,9 +99,13 @@ func (r *Recorder) FailNext(n int, err error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for range n {
-		r.failures = append(r.failures, err)
-	}
+	r.failures = append(r.failures, scripted{err: err, times: n})
+}
+
+// scripted is one FailNext call: err, for the next times sends.
+type scripted struct {
+	err   error
+	times int
 }
 
 // FailNextStatus makes the next n sends fail with an *analytics.HTTPError
