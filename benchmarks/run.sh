@@ -44,10 +44,10 @@ eval "$E2E_CMD"
 echo "== profiles of tracklane (separate runs, not counted above)"
 "$BIN/e2e" -runs 1 -n "$N" -dead-n "$DEAD_N" -sdks tracklane -dead-sdks tracklane \
   -close-deadline "$CLOSE_DEADLINE" -close-cap "$CLOSE_CAP" -profile-dir "$OUT/prof" -md /dev/null
-"$BIN/benchmarks.test" -test.run '^$' -test.bench 'BenchmarkEnqueue/sdk=tracklane$' -test.benchtime 2s \
+"$BIN/benchmarks.test" -test.run '^$' -test.bench '^BenchmarkEnqueue$/^sdk=tracklane$' -test.benchtime 2s \
   -test.cpuprofile "$OUT/prof/enqueue.cpu.pprof" > /dev/null
 {
-  echo '`go test -bench '"'"'BenchmarkEnqueue/sdk=tracklane$'"'"' -cpuprofile` then `go tool pprof -top -cum` (Enqueue and below):'
+  echo '`go test -bench '"'"'^BenchmarkEnqueue$/^sdk=tracklane$'"'"' -cpuprofile` then `go tool pprof -top -cum` (Enqueue and below):'
   echo; echo '```text'
   go tool pprof -top -cum -focus 'analytics\.\(\*Client\)\.Enqueue' -nodecount 25 "$BIN/benchmarks.test" "$OUT/prof/enqueue.cpu.pprof" 2>/dev/null | sed -n '/flat%/,$p'
   echo '```'; echo
@@ -83,5 +83,5 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 } > "$OUT/meta.md"
 
 go run ./cmd/report -bench "$OUT/bench.txt" -benchstat "$OUT/benchstat.txt" -e2e "$OUT/e2e.jsonl" \
-  -meta "$OUT/meta.md" -profiles "$OUT/prof/../profiles.md" -close-deadline "$CLOSE_DEADLINE" -close-cap "$CLOSE_CAP" \
+  -meta "$OUT/meta.md" -profiles "$OUT/profiles.md" -close-deadline "$CLOSE_DEADLINE" -close-cap "$CLOSE_CAP" \
   -out RESULTS.md
