@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/tracklane/analytics/analyticstest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func noenv(string) string { return "" }
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunShutdownDeliversQueuedEvents: events still queued when the server
+// is told to stop are delivered by Close before run returns (the default
+// flush interval, 5 s, has not passed).
+func TestRunShutdownDeliversQueuedEvents(t *testing.T) {
+	collector := analyticstest.NewServer("key")
+	defer collector.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs syncBuffer
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-endpoint", collector.URL, "-write-key", "key"}, noenv, &logs, func(a string) { addr <- a })
+	}()
+	base := "http://" + <-addr
+	newShopper(t, base).checkout()
+	cancel() // as SIGTERM would
+	require.NoError(t, <-done)
+
+	assert.Equal(t, 9, collector.Len())
+	assert.Empty(t, collector.Violations())
+	assert.Contains(t, logs.String(), "delivered=9")
+}
+
+// TestRunSignal: SIGINT stops the server the same way.
+func TestRunSignal(t *testing.T) {
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs syncBuffer
+	go func() {
+		done <- run(t.Context(), []string{"-addr", "127.0.0.1:0"}, noenv, &logs, func(a string) { addr <- a })
+	}()
+	base := "http://" + <-addr
+	s := newShopper(t, base)
+	require.Equal(t, 200, s.do("GET", "/products/507f1f77", url.Values(nil)))
+	require.NoError(t, syscall.Kill(syscall.Getpid(), syscall.SIGINT))
+	require.NoError(t, <-done)
+	assert.Contains(t, logs.String(), "embedded collector")
+	assert.Contains(t, logs.String(), "received=1 violations=0")
+}
+
+func TestRunBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-trusted-proxies", "10.0.0.0/33"},
+		{"-endpoint", "http://127.0.0.1:1"}, // no write key
+		{"-endpoint", "not a url", "-write-key", "k"},
+		{"-addr", "256.0.0.1:99999"},
+		{"-nope"},
+	} {
+		var logs syncBuffer
+		assert.Error(t, run(t.Context(), args, noenv, &logs, nil), "%v", args)
+	}
+}
