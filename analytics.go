@@ -100,7 +100,13 @@ func New(writeKey string, opts ...Option) (*Client, error) {
 // Enqueue reads msg and does not keep it: the caller may reuse it after the
 // call returns.
 func (c *Client) Enqueue(msg Message) error {
-	data, id, err := encodeMessage(msg, &c.stamp)
+	if c.b.full() {
+		// Refuse at once: encoding a message that cannot be queued is waste.
+		err := c.b.refuseFull()
+		c.report(Report{Outcome: Refused, Err: err, Messages: []MessageInfo{infoOf(msg, "")}})
+		return err
+	}
+	w, id, err := encodeWriter(msg, &c.stamp)
 	if err != nil {
 		var tl *TooLargeError
 		if errors.As(err, &tl) {
@@ -111,14 +117,15 @@ func (c *Client) Enqueue(msg Message) error {
 		c.report(Report{Outcome: Refused, Err: err, Messages: []MessageInfo{infoOf(msg, "")}})
 		return err
 	}
-	if max := c.b.maxMessage; len(data) > max {
-		err := &TooLargeError{Size: len(data), Limit: max}
+	defer putWriter(w)
+	if max := c.b.maxMessage; len(w.Buf) > max {
+		err := &TooLargeError{Size: len(w.Buf), Limit: max}
 		c.refusedTooLarge.Add(1)
 		c.report(Report{Outcome: Refused, Err: err, Messages: []MessageInfo{infoOf(msg, "")}})
 		return err
 	}
 	info := infoOf(msg, id)
-	if err := c.b.add(item{data: data, info: info}); err != nil {
+	if err := c.b.add(item{data: w.Buf, info: info}); err != nil {
 		c.report(Report{Outcome: Refused, Err: err, Messages: []MessageInfo{info}})
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tracklane/analytics/internal/jsonw"
@@ -20,6 +21,57 @@ type item struct {
 	gen  uint64 // flush generation, see batcher.gens
 	seg  uint64 // spool segment holding the message; 0 without a spool
 	rec  uint32 // index of the message's record in seg
+	slab *slab  // the slab data is carved from; nil for messages read from the spool
+}
+
+// slab is a block of memory that holds the encodings of many messages, so
+// that Enqueue allocates nothing per message: a slab returns to slabPool
+// once every message in it has an outcome (to the batcher's free list). (Transports must not keep a
+// batch after Send returns, so no one else can still read it.)
+type slab struct {
+	buf  []byte
+	refs int // messages carved from buf without an outcome yet
+}
+
+const slabSize = 256 << 10
+
+// maxFreeSlabs bounds the emptied slabs a client keeps for reuse.
+const maxFreeSlabs = 4
+
+// copyIn copies data into the current slab. Called with mu held.
+func (b *batcher) copyIn(data []byte) ([]byte, *slab) {
+	s := b.slab
+	if s == nil || cap(s.buf)-len(s.buf) < len(data) {
+		if s != nil && s.refs == 0 {
+			b.freeSlab(s)
+		}
+		if n := len(b.freeSlabs); n > 0 {
+			s = b.freeSlabs[n-1]
+			b.freeSlabs = b.freeSlabs[:n-1]
+		} else {
+			s = &slab{buf: make([]byte, 0, slabSize)}
+		}
+		s.buf, s.refs = s.buf[:0], 0
+		b.slab = s
+	}
+	off := len(s.buf)
+	s.buf = append(s.buf, data...)
+	s.refs++
+	return s.buf[off:len(s.buf):len(s.buf)], s
+}
+
+// releaseSlab drops one message's reference to s. Called with mu held.
+func (b *batcher) releaseSlab(s *slab) {
+	if s.refs--; s.refs == 0 && s != b.slab {
+		b.freeSlab(s)
+	}
+}
+
+// freeSlab keeps an emptied slab for reuse, up to maxFreeSlabs. Called with mu held.
+func (b *batcher) freeSlab(s *slab) {
+	if len(b.freeSlabs) < maxFreeSlabs {
+		b.freeSlabs = append(b.freeSlabs, s)
+	}
 }
 
 // failure is the reason of one failed finish call.
@@ -56,11 +108,14 @@ type batcher struct {
 	pending      []item // accepted, not yet cut into a batch
 	spare        []item // the dispatcher's previous pending buffer, for reuse
 	pendingBytes int
+	carryN       int // messages the dispatcher took but holds back as a partial batch
+	carryBytes   int // their bytes (+1 each, as pendingBytes)
 	flushReq     bool
 	closed       bool
 	queued       int // accepted without an outcome
 	queuedBytes  int
-	gens         []genCount // open counts of generations baseGen, baseGen+1, ...
+	isFull       atomic.Bool // no message can fit: queued or queuedBytes at its bound
+	gens         []genCount  // open counts of generations baseGen, baseGen+1, ...
 	baseGen      uint64
 	waiters      []flushWaiter
 	pausedUntil  time.Time // a 429 pauses every upload until then
@@ -68,6 +123,9 @@ type batcher struct {
 	failSeq      uint64    // number of failed finish calls so far
 	failErrs     []failure // the reasons of the latest failures, for Flush and Close errors
 	spool        *spool    // nil without WithSpool
+	slab         *slab     // the slab new messages are copied into
+	freeSlabs    []*slab   // emptied slabs kept for reuse
+	freeBatches  [][]item  // delivered batch slices kept for reuse
 
 	wake    chan struct{} // size 1: a batch is full, or a flush was asked for
 	closing chan struct{} // closed by close: drain and stop
@@ -128,7 +186,8 @@ func newBatcher(cfg *config, report func(Report), sp *spool, recs []recovered) *
 	return b
 }
 
-// add queues an encoded message, or refuses it.
+// add queues an encoded message, or refuses it. it.data is copied: the
+// caller may reuse it once add returns.
 func (b *batcher) add(it item) error {
 	n := len(it.data)
 	b.mu.Lock()
@@ -152,6 +211,7 @@ func (b *batcher) add(it item) error {
 		}
 		it.seg, it.rec = seg, rec
 	}
+	it.data, it.slab = b.copyIn(it.data)
 	it.gen = b.baseGen + uint64(len(b.gens)) - 1
 	b.gens[len(b.gens)-1].open++
 	b.pending = append(b.pending, it)
@@ -159,13 +219,23 @@ func (b *batcher) add(it item) error {
 	b.queued++
 	b.queuedBytes += n
 	b.st.Enqueued++
-	full := len(b.pending) >= b.cfg.batchSize || b.pendingBytes >= b.cfg.batchBytes
+	b.updateFull()
+	full := len(b.pending)+b.carryN >= b.cfg.batchSize || b.pendingBytes+b.carryBytes >= b.cfg.batchBytes
 	b.mu.Unlock()
 	if full {
 		b.signal()
 	}
 	return nil
 }
+
+// updateFull refreshes isFull. Called with mu held.
+func (b *batcher) updateFull() {
+	b.isFull.Store(b.queued >= b.cfg.maxQueueMessages || b.queuedBytes >= b.cfg.maxQueueBytes)
+}
+
+// full reports, without locking, whether the queue is at a bound that no
+// message can fit under, so Enqueue can refuse before encoding.
+func (b *batcher) full() bool { return b.isFull.Load() }
 
 func (b *batcher) signal() {
 	select {
@@ -216,7 +286,7 @@ func (b *batcher) dispatch() {
 			if !full && !force {
 				break
 			}
-			batch := make([]item, n)
+			batch := b.getBatch(n)
 			copy(batch, carry[:n])
 			clear(carry[:n])
 			carry = carry[n:]
@@ -224,10 +294,22 @@ func (b *batcher) dispatch() {
 			case b.batches <- batch:
 			case <-b.runCtx.Done():
 				b.finish(batch, Failed, b.deadlineErr(nil), 0)
+				b.putBatch(batch)
 			}
 		}
 		if len(carry) == 0 {
 			carry = carry[:0:0] // drop the consumed backing array
+		}
+		carryBytes := 0
+		for i := range carry {
+			carryBytes += len(carry[i].data) + 1
+		}
+		b.mu.Lock()
+		b.carryN, b.carryBytes = len(carry), carryBytes
+		full := len(b.pending)+b.carryN >= b.cfg.batchSize || b.pendingBytes+b.carryBytes >= b.cfg.batchBytes
+		b.mu.Unlock()
+		if full {
+			b.signal() // messages enqueued meanwhile complete the held-back batch
 		}
 		if closing {
 			if b.runCtx.Err() != nil {
@@ -286,17 +368,46 @@ func (b *batcher) cut(items []item) (n int, full bool) {
 
 func (b *batcher) uploader() {
 	defer b.wg.Done()
+	var scratch []json.RawMessage // reused for every batch of this uploader
 	for batch := range b.batches {
-		b.deliver(batch)
+		b.deliver(batch, &scratch)
+		b.putBatch(batch)
 	}
 }
 
-// deliver uploads one batch until it succeeds or its retry budget ends.
-func (b *batcher) deliver(items []item) {
-	msgs := make([]json.RawMessage, len(items))
-	for i := range items {
-		msgs[i] = items[i].data
+// getBatch returns an item slice of length n from the free list.
+func (b *batcher) getBatch(n int) []item {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := len(b.freeBatches) - 1; i >= 0; i-- {
+		if cap(b.freeBatches[i]) >= n {
+			s := b.freeBatches[i][:n]
+			b.freeBatches = append(b.freeBatches[:i], b.freeBatches[i+1:]...)
+			return s
+		}
 	}
+	return make([]item, n, b.cfg.batchSize)
+}
+
+// putBatch clears a delivered batch and keeps it for reuse.
+func (b *batcher) putBatch(s []item) {
+	clear(s)
+	b.mu.Lock()
+	if len(b.freeBatches) < b.cfg.concurrency+2 {
+		b.freeBatches = append(b.freeBatches, s[:0])
+	}
+	b.mu.Unlock()
+}
+
+// deliver uploads one batch until it succeeds or its retry budget ends.
+func (b *batcher) deliver(items []item, scratch *[]json.RawMessage) {
+	msgs := (*scratch)[:0]
+	for i := range items {
+		msgs = append(msgs, items[i].data)
+	}
+	*scratch = msgs
+	defer clear(msgs) // drop references to the slabs
+	msgs = msgs[:len(items):len(items)]
 	r := b.policy.Start(time.Now())
 	var last error
 	for {
@@ -319,8 +430,9 @@ func (b *batcher) deliver(items []item) {
 		retryable, after, he := classify(err)
 		if he != nil && he.StatusCode == 413 && len(items) > 1 {
 			half := len(items) / 2
-			b.deliver(items[:half])
-			b.deliver(items[half:])
+			sub := make([]json.RawMessage, 0, half+1)
+			b.deliver(items[:half], &sub)
+			b.deliver(items[half:], &sub)
 			return
 		}
 		if !retryable {
@@ -401,7 +513,12 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 	if len(items) == 0 {
 		return
 	}
-	infos := make([]MessageInfo, len(items))
+	// Reports of deliveries are built only for a callback that reads them.
+	wantInfos := b.cfg.callback != nil || o != Delivered
+	var infos []MessageInfo
+	if wantInfos {
+		infos = make([]MessageInfo, len(items))
+	}
 	// With a spool, a message that may still succeed later stays on disk.
 	keep := b.spool != nil && o == Failed && (errors.Is(err, ErrDeadline) || errors.Is(err, ErrRetriesExhausted))
 	if keep {
@@ -409,12 +526,17 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 	}
 	b.mu.Lock()
 	for i := range items {
-		infos[i] = items[i].info
+		if wantInfos {
+			infos[i] = items[i].info
+		}
 		b.queued--
 		b.queuedBytes -= len(items[i].data)
 		b.gens[items[i].gen-b.baseGen].open--
 		if items[i].seg != 0 && !keep {
 			b.spool.done(items[i].seg, items[i].rec)
+		}
+		if items[i].slab != nil {
+			b.releaseSlab(items[i].slab)
 		}
 	}
 	if b.spool != nil && !keep {
@@ -441,9 +563,12 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 		b.failSeq++
 		b.recordFailure(err)
 	}
+	b.updateFull()
 	b.advance()
 	b.mu.Unlock()
-	b.report(Report{Outcome: o, Messages: infos, Err: err, Attempts: attempts})
+	if wantInfos {
+		b.report(Report{Outcome: o, Messages: infos, Err: err, Attempts: attempts})
+	}
 }
 
 // recordFailure keeps err as a reason for Flush and Close errors, once per
@@ -577,4 +702,17 @@ func (b *batcher) stats() Stats {
 	s.Queued = b.queued
 	s.QueuedBytes = b.queuedBytes
 	return s
+}
+
+// refuseFull counts a message refused by Enqueue's pre-check and returns
+// the reason: ErrClosed after Close, else ErrQueueFull.
+func (b *batcher) refuseFull() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		b.st.RefusedClosed++
+		return ErrClosed
+	}
+	b.st.RefusedQueueFull++
+	return ErrQueueFull
 }

@@ -617,3 +617,27 @@ func TestConcurrentEnqueueFlushClose(t *testing.T) {
 		assert.Equal(t, accepted, rec.count(Delivered))
 	})
 }
+
+// A partial batch the dispatcher holds back is completed by later messages
+// at once, not at the next interval.
+func TestHeldBackPartialBatchCompletesOnCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		f := &fake{respond: func(int, *Batch) error { <-release; return nil }}
+		c := newTestClient(t, f, nil, WithBatchSize(3), WithConcurrency(1), WithFlushInterval(time.Hour))
+		enqueueN(t, c, 3) // batch 1: in flight, blocked
+		synctest.Wait()
+		enqueueN(t, c, 3) // batch 2: the dispatcher waits for the uploader
+		synctest.Wait()
+		enqueueN(t, c, 5) // taken together later: one batch of 3, 2 held back
+		close(release)
+		synctest.Wait()
+		require.Len(t, f.snapshot(), 3)
+		require.NoError(t, c.Enqueue(track(99))) // completes the held-back batch
+		synctest.Wait()
+		calls := f.snapshot()
+		require.Len(t, calls, 4, "sent without waiting for the hour-long interval")
+		assert.Equal(t, []string{"m10", "m11", "m12"}, calls[3].ids)
+		require.NoError(t, c.Close(context.Background()))
+	})
+}

@@ -158,7 +158,7 @@ func encodeContext(w *jsonw.Writer, c *Context) {
 	w.Push("context")
 	defer w.Pop()
 	w.ObjectStart()
-	w.Key("library")
+	w.Field("library")
 	w.Raw(libraryJSON)
 	if c == nil {
 		w.ObjectEnd()
@@ -256,9 +256,7 @@ func objectEnd(w *jsonw.Writer) {
 // optString writes key:s when s is not empty.
 func optString(w *jsonw.Writer, key, s string) {
 	if s != "" {
-		w.Key(key)
-		w.Push(key)
+		w.Field(key)
 		w.String(s)
-		w.Pop()
 	}
 }

@@ -1204,10 +1204,8 @@ func writeMember(w *jsonw.Writer, name, v string) {
 	if v == "" {
 		return
 	}
-	w.Key(name)
-	w.Push(name)
+	w.Field(name)
 	w.String(v)
-	w.Pop()
 }
 
 // writeStr writes k:v when k is in ks and v is not empty.
@@ -1225,17 +1223,14 @@ func writeMoney(w *jsonw.Writer, ks keySet, k key, v float64, zero bool) {
 	if v == 0 {
 		v = 0 // -0 is sent as 0
 	}
-	name := k.String()
-	w.Key(name)
-	w.Push(name)
+	w.Field(k.String())
 	w.Float(v)
-	w.Pop()
 }
 
 // writeCount writes k:n when k is in ks and n is above 0.
 func writeCount(w *jsonw.Writer, ks keySet, k key, n int) {
 	if ks.has(k) && n > 0 {
-		w.Key(k.String())
+		w.Field(k.String())
 		w.Int(int64(n))
 	}
 }
@@ -1245,11 +1240,9 @@ func writeCurrency(w *jsonw.Writer, ks keySet, c string) {
 	if !ks.has(kCurrency) || c == "" {
 		return
 	}
-	w.Key("currency")
+	w.Field("currency")
 	if len(c) != 3 || !isASCIILetter(c[0]) || !isASCIILetter(c[1]) || !isASCIILetter(c[2]) {
-		w.Push("currency")
 		w.String(c) // validate refuses it first; written as is for completeness
-		w.Pop()
 		return
 	}
 	q := [5]byte{'"', asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2]), '"'}

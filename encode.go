@@ -55,6 +55,27 @@ var writerPool = sync.Pool{New: func() any { return &jsonw.Writer{Buf: make([]by
 // encodeMessage validates m, stamps it and returns its JSON encoding (a new
 // slice, owned by the caller) and its messageId.
 func encodeMessage(m Message, s *stamp) ([]byte, string, error) {
+	w, id, err := encodeWriter(m, s)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]byte, len(w.Buf))
+	copy(out, w.Buf)
+	putWriter(w)
+	return out, id, nil
+}
+
+// putWriter returns a writer from encodeWriter to the pool.
+func putWriter(w *jsonw.Writer) {
+	if cap(w.Buf) > 64<<10 {
+		w.Buf = make([]byte, 0, 1024) // do not pin huge buffers in the pool
+	}
+	writerPool.Put(w)
+}
+
+// encodeWriter is encodeMessage without the copy: the encoding is in the
+// returned writer's Buf, which the caller must give back with putWriter.
+func encodeWriter(m Message, s *stamp) (*jsonw.Writer, string, error) {
 	var e envelope
 	switch x := m.(type) {
 	case nil:
@@ -107,7 +128,7 @@ func encodeMessage(m Message, s *stamp) ([]byte, string, error) {
 	return nil, "", fmt.Errorf("%w: unsupported message type %T", ErrInvalidValue, m)
 }
 
-func encodeTrack(t *Track, s *stamp) ([]byte, string, error) {
+func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
 	e := envelope{typ: "track", event: t.Event, userID: t.UserID, anonymousID: t.AnonymousID,
 		messageID: t.MessageID, timestamp: t.Timestamp, context: t.Context, integrations: t.Integrations}
 	if t.Event == "" {
@@ -127,10 +148,8 @@ func encodeTrack(t *Track, s *stamp) ([]byte, string, error) {
 		}
 	}
 	return e.encode(s, func(w *jsonw.Writer) {
-		w.Key("event")
-		w.Push("event")
+		w.Field("event")
 		w.String(t.Event)
-		w.Pop()
 		w.Key("properties")
 		w.Push("properties")
 		w.ObjectStart()
@@ -147,7 +166,7 @@ func encodeTrack(t *Track, s *stamp) ([]byte, string, error) {
 	})
 }
 
-func encodeIdentify(m *Identify, e *envelope, s *stamp) ([]byte, string, error) {
+func encodeIdentify(m *Identify, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
 	*e = envelope{typ: "identify", userID: m.UserID, anonymousID: m.AnonymousID,
 		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
 	if err := e.check(); err != nil {
@@ -156,7 +175,7 @@ func encodeIdentify(m *Identify, e *envelope, s *stamp) ([]byte, string, error) 
 	return e.encode(s, func(w *jsonw.Writer) { objectMember(w, "traits", m.Traits) })
 }
 
-func encodePage(m *Page, typ string, e *envelope, s *stamp) ([]byte, string, error) {
+func encodePage(m *Page, typ string, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
 	*e = envelope{typ: typ, userID: m.UserID, anonymousID: m.AnonymousID,
 		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
 	if err := e.check(); err != nil {
@@ -169,7 +188,7 @@ func encodePage(m *Page, typ string, e *envelope, s *stamp) ([]byte, string, err
 	})
 }
 
-func encodeGroup(m *Group, e *envelope, s *stamp) ([]byte, string, error) {
+func encodeGroup(m *Group, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
 	*e = envelope{typ: "group", userID: m.UserID, anonymousID: m.AnonymousID,
 		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
 	if m.GroupID == "" {
@@ -184,7 +203,7 @@ func encodeGroup(m *Group, e *envelope, s *stamp) ([]byte, string, error) {
 	})
 }
 
-func encodeAlias(m *Alias, e *envelope, s *stamp) ([]byte, string, error) {
+func encodeAlias(m *Alias, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
 	*e = envelope{typ: "alias", userID: m.UserID, anonymousID: m.AnonymousID,
 		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
 	if m.UserID == "" {
@@ -273,10 +292,9 @@ func (e *envelope) fieldError(err error, prefix string) error {
 }
 
 // encode writes the whole message; own writes the call's own members.
-func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) ([]byte, string, error) {
+func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, string, error) {
 	w := writerPool.Get().(*jsonw.Writer)
 	w.Reset(w.Buf)
-	defer writerPool.Put(w)
 
 	if e.messageID == "" {
 		e.messageID = s.newID()
@@ -286,19 +304,19 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) ([]byte, string, 
 		ts = s.now()
 	}
 	w.ObjectStart()
-	w.Key("type")
+	w.Field("type")
 	w.Raw(typeJSON(e.typ))
-	w.Key("messageId")
+	w.Field("messageId")
 	w.String(e.messageID)
 	if e.userID != "" {
-		w.Key("userId")
+		w.Field("userId")
 		w.String(e.userID)
 	}
 	if e.anonymousID != "" {
-		w.Key("anonymousId")
+		w.Field("anonymousId")
 		w.String(e.anonymousID)
 	}
-	w.Key("timestamp")
+	w.Field("timestamp")
 	w.Time(ts)
 	own(w)
 	ctx := mergeContext(s.defCtx, e.context)
@@ -311,17 +329,15 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) ([]byte, string, 
 	}
 	w.ObjectEnd()
 	if err := w.Err(); err != nil {
+		putWriter(w)
 		return nil, "", e.fieldError(err, "")
 	}
 	if len(w.Buf) > MaxMessageBytes {
-		return nil, "", &TooLargeError{Size: len(w.Buf), Limit: MaxMessageBytes}
+		n := len(w.Buf)
+		putWriter(w)
+		return nil, "", &TooLargeError{Size: n, Limit: MaxMessageBytes}
 	}
-	out := make([]byte, len(w.Buf))
-	copy(out, w.Buf)
-	if cap(w.Buf) > 64<<10 {
-		w.Buf = make([]byte, 0, 1024) // do not pin huge buffers in the pool
-	}
-	return out, e.messageID, nil
+	return w, e.messageID, nil
 }
 
 func typeJSON(t string) []byte {

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/tracklane/analytics/internal/ids"
 )
 
 // Defaults of the options.
@@ -17,7 +17,7 @@ const (
 	DefaultBatchBytes       = MaxBatchBytes
 	DefaultFlushInterval    = 5 * time.Second
 	DefaultMaxQueueMessages = 100_000
-	DefaultMaxQueueBytes    = 32 << 20
+	DefaultMaxQueueBytes    = 16 << 20
 	DefaultConcurrency      = 2
 	DefaultMaxAttempts      = 10
 	DefaultMaxRetryTime     = 10 * time.Minute
@@ -82,7 +82,7 @@ func defaultConfig(writeKey string) *config {
 		maxBackoff:       DefaultMaxBackoff,
 		logger:           slog.Default(),
 		now:              time.Now,
-		newID:            uuid.NewString,
+		newID:            ids.NewV4,
 	}
 }
 
@@ -185,7 +185,8 @@ func WithFlushInterval(d time.Duration) Option {
 // WithMaxQueue bounds the messages accepted but not yet delivered or failed
 // (queued, in flight and waiting to retry), in count and in encoded bytes.
 // Enqueue refuses messages past either bound with ErrQueueFull. Defaults
-// 100,000 messages and 32 MiB. Values below 1 message or below 32,000 bytes
+// 100,000 messages and 16 MiB (the process's heap grows by about twice
+// the bytes bound in the worst case, with Go's default GC settings). Values below 1 message or below 32,000 bytes
 // make New fail with a *ConfigError.
 func WithMaxQueue(messages, bytes int) Option {
 	return optionFunc(func(c *config) error {

@@ -41,7 +41,8 @@ func (f TransportFunc) Send(ctx context.Context, batch *Batch) error { return f(
 type Batch struct {
 	// Messages holds each message's JSON encoding, in enqueue order. Every
 	// attempt of the same messages carries the same bytes (and so the same
-	// messageId). Read-only.
+	// messageId). Read-only, and valid only until Send returns: the client
+	// reuses the memory afterwards, so copy what you keep.
 	Messages []json.RawMessage
 	// SentAt is the client's clock when this attempt started.
 	SentAt time.Time

@@ -49,6 +49,9 @@ type Writer struct {
 	comma bool
 	err   error
 	path  []string // keys and indexes of the values being written, for errors
+	// leafAt and leafLen locate, in Buf, the key written by Field until its
+	// value is written (offsets, not a string: no pointer store per key).
+	leafAt, leafLen int
 }
 
 // Reset empties the writer, keeping Buf's capacity.
@@ -57,6 +60,7 @@ func (w *Writer) Reset(buf []byte) {
 	w.comma = false
 	w.err = nil
 	w.path = w.path[:0]
+	w.leafLen = 0
 }
 
 // Err returns the first error met, or nil.
@@ -80,6 +84,12 @@ func (w *Writer) pathString() string {
 		}
 		b.WriteString(p)
 	}
+	if w.leafLen > 0 && w.leafAt+w.leafLen <= len(w.Buf) {
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.Write(w.Buf[w.leafAt : w.leafAt+w.leafLen])
+	}
 	return b.String()
 }
 
@@ -95,11 +105,25 @@ func (w *Writer) sep() {
 	}
 }
 
+// Field writes a constant object key and the colon, without escaping: k
+// must be printable ASCII without '"' or '\\' (a property name of the
+// spec). An error in the value written next names k in its path, so the
+// caller need not Push it.
+func (w *Writer) Field(k string) {
+	w.sep()
+	w.Buf = append(w.Buf, '"')
+	w.leafAt, w.leafLen = len(w.Buf), len(k)
+	w.Buf = append(w.Buf, k...)
+	w.Buf = append(w.Buf, '"', ':')
+	w.comma = false
+}
+
 // ObjectStart writes '{'.
 func (w *Writer) ObjectStart() {
 	w.sep()
 	w.Buf = append(w.Buf, '{')
 	w.comma = false
+	w.leafLen = 0
 }
 
 // ObjectEnd writes '}'.
@@ -113,6 +137,7 @@ func (w *Writer) ArrayStart() {
 	w.sep()
 	w.Buf = append(w.Buf, '[')
 	w.comma = false
+	w.leafLen = 0
 }
 
 // ArrayEnd writes ']'.
@@ -143,6 +168,7 @@ func (w *Writer) String(s string) {
 		w.Fail(ErrInvalidUTF8)
 	}
 	w.comma = true
+	w.leafLen = 0
 }
 
 // Float writes a number the way encoding/json does. NaN and ±Inf are errors.
@@ -155,6 +181,7 @@ func (w *Writer) Float(f float64) {
 		w.Buf = AppendFloat(w.Buf, f)
 	}
 	w.comma = true
+	w.leafLen = 0
 }
 
 // Int writes an integer.
@@ -162,6 +189,7 @@ func (w *Writer) Int(i int64) {
 	w.sep()
 	w.Buf = strconv.AppendInt(w.Buf, i, 10)
 	w.comma = true
+	w.leafLen = 0
 }
 
 // Uint writes an unsigned integer.
@@ -169,6 +197,7 @@ func (w *Writer) Uint(i uint64) {
 	w.sep()
 	w.Buf = strconv.AppendUint(w.Buf, i, 10)
 	w.comma = true
+	w.leafLen = 0
 }
 
 // Bool writes true or false.
@@ -176,6 +205,7 @@ func (w *Writer) Bool(b bool) {
 	w.sep()
 	w.Buf = strconv.AppendBool(w.Buf, b)
 	w.comma = true
+	w.leafLen = 0
 }
 
 // Null writes null.
@@ -183,6 +213,7 @@ func (w *Writer) Null() {
 	w.sep()
 	w.Buf = append(w.Buf, "null"...)
 	w.comma = true
+	w.leafLen = 0
 }
 
 // Time writes t as a UTC ISO-8601 string with milliseconds, e.g. "2015-12-10T04:08:31.905Z".
@@ -192,6 +223,7 @@ func (w *Writer) Time(t time.Time) {
 	w.Buf = AppendTime(w.Buf, t)
 	w.Buf = append(w.Buf, '"')
 	w.comma = true
+	w.leafLen = 0
 }
 
 // Raw writes an already-encoded JSON value as it is.
@@ -199,16 +231,52 @@ func (w *Writer) Raw(b []byte) {
 	w.sep()
 	w.Buf = append(w.Buf, b...)
 	w.comma = true
+	w.leafLen = 0
 }
 
-// AppendTime appends t in UTC with millisecond precision and a Z suffix.
+// AppendTime appends t in UTC with millisecond precision and a Z suffix,
+// e.g. 2015-12-10T04:08:31.905Z. Years outside 0..9999 use time's own format.
 func AppendTime(b []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // AppendFloat appends f formatted exactly as encoding/json formats a float64.
 func AppendFloat(b []byte, f float64) []byte {
 	abs := math.Abs(f)
+	// Fast path for money-like values with at most two decimals: the
+	// shortest representation of f is then the decimal c/100 itself (below
+	// 1e13 two such decimals are always different floats).
+	if abs < 1e13 && f != 0 {
+		if c := math.Round(f * 100); c/100 == f {
+			ci := int64(c)
+			if ci < 0 {
+				b = append(b, '-')
+				ci = -ci
+			}
+			b = strconv.AppendInt(b, ci/100, 10)
+			if frac := ci % 100; frac != 0 {
+				b = append(b, '.', byte('0'+frac/10))
+				if frac%10 != 0 {
+					b = append(b, byte('0'+frac%10))
+				}
+			}
+			return b
+		}
+	}
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -247,7 +315,8 @@ func appendString(b []byte, s string) ([]byte, bool) {
 	valid := true
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	i := plainPrefix(s)
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if safe[c] {
@@ -291,6 +360,31 @@ func appendString(b []byte, s string) ([]byte, bool) {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"'), valid
+}
+
+// plainPrefix returns the length of the longest prefix of s made of
+// printable ASCII other than '"' and '\\', which needs no escaping. It
+// looks at 8 bytes at a time.
+func plainPrefix(s string) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		quote := v ^ (ones * '"')
+		slash := v ^ (ones * '\\')
+		// A byte below 0x20, a '"' or '\\' (zero after the xor), or a byte >= 0x80.
+		if (v-ones*0x20)&^v&highs != 0 || (quote-ones)&^quote&highs != 0 || (slash-ones)&^slash&highs != 0 || v&highs != 0 {
+			break
+		}
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf && safe[s[i]] {
+		i++
+	}
+	return i
 }
 
 // Any writes a custom value: nil, bool, string, all Go integer and float

@@ -1,0 +1,54 @@
+package ids
+
+import (
+	"regexp"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+var v4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestNewV4(t *testing.T) {
+	seen := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5000; i++ {
+				id := NewV4()
+				if !v4.MatchString(id) {
+					t.Errorf("not a v4 UUID: %s", id)
+				}
+				u, err := uuid.Parse(id)
+				if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 {
+					t.Errorf("uuid.Parse(%s): %v %v %v", id, err, u.Version(), u.Variant())
+				}
+				mu.Lock()
+				if seen[id] {
+					t.Errorf("duplicate %s", id)
+				}
+				seen[id] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func BenchmarkNewV4(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = NewV4()
+	}
+}
+
+func BenchmarkGoogleUUID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = uuid.NewString()
+	}
+}
