@@ -212,13 +212,13 @@ type Stats struct {
 type Outcome uint8
 
 const (
-	// Delivered: the endpoint accepted the message's batch.
+	// Delivered means the endpoint accepted the message's batch.
 	Delivered Outcome = iota + 1
-	// Failed: accepted by Enqueue, then given up on; Report.Err says why.
+	// Failed means accepted by Enqueue, then given up on; Report.Err says why.
 	Failed
-	// Refused: Enqueue refused it; Report.Err is the error Enqueue returned.
+	// Refused means Enqueue refused it; Report.Err is the error Enqueue returned.
 	Refused
-	// Spooled: not delivered in this run (retries or Close's context ran
+	// Spooled means not delivered in this run (retries or Close's context ran
 	// out), but kept on disk by WithSpool and delivered by the next Client
 	// started with the same directory. Report.Err wraps ErrSpooled and the reason.
 	Spooled

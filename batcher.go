@@ -661,7 +661,7 @@ func (b *batcher) undelivered(before Stats, seqBefore uint64, cause error) error
 			errs = append(errs, f.err)
 		}
 	}
-	return &UndeliveredError{Count: int(n), Spooled: int(spooled), Err: errors.Join(errs...)}
+	return &UndeliveredError{Count: int(n), Spooled: int(spooled), Err: errors.Join(errs...)} //nolint:gosec // G115: counts of queued messages fit an int
 }
 
 func (b *batcher) close(ctx context.Context) error {

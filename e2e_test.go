@@ -94,3 +94,35 @@ func TestE2EPermanentOutageCloseReportsEverything(t *testing.T) {
 	assert.Zero(t, st.Queued)
 	assert.Zero(t, srv.Len())
 }
+
+func TestDefaultContextAndOrderMessageIDs(t *testing.T) {
+	rec := analyticstest.NewRecorder()
+	def := &analytics.Context{Channel: "server", App: &analytics.AppInfo{Name: "shop", Version: "2.1"}}
+	c, err := analytics.New("k", analytics.WithTransport(rec), analytics.WithDefaultContext(def),
+		analytics.WithOrderMessageIDs(true))
+	require.NoError(t, err)
+	def.Channel = "changed after New" // New copied the default context
+	order := analytics.Order{OrderID: "50314b8e", Total: 27.5, Currency: "USD"}
+	for i := 0; i < 2; i++ { // a checkout handler that ran twice
+		ev := analytics.OrderCompleted(order)
+		ev.UserID = "u1"
+		ev.Context = &analytics.Context{IP: "203.0.113.9"}
+		require.NoError(t, c.Enqueue(ev))
+	}
+	refund := analytics.OrderRefunded(order)
+	refund.UserID = "u1"
+	require.NoError(t, c.Enqueue(refund))
+	require.NoError(t, c.Enqueue(analytics.Track{Event: "Order Completed", UserID: "u1"})) // no order_id: random id
+	require.NoError(t, c.Close(context.Background()))
+
+	msgs := rec.Messages()
+	require.Len(t, msgs, 4)
+	assert.Equal(t, msgs[0].MessageID, msgs[1].MessageID, "same order, same messageId")
+	assert.NotEqual(t, msgs[0].MessageID, msgs[2].MessageID, "another event of the order has its own id")
+	assert.NotEqual(t, msgs[0].MessageID, msgs[3].MessageID)
+	assert.Equal(t, "server", msgs[0].Context["channel"])
+	assert.Equal(t, map[string]any{"name": "shop", "version": "2.1"}, msgs[0].Context["app"])
+	assert.Equal(t, "203.0.113.9", msgs[0].Context["ip"])
+	assert.Equal(t, "server", msgs[3].Context["channel"])
+	assert.Empty(t, rec.Violations())
+}

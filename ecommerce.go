@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -1356,7 +1357,10 @@ func validateProduct(p *Product, ks keySet) error {
 func validateProducts(ps []Product, elem keySet) error {
 	for i := range ps {
 		if err := validateProduct(&ps[i], elem); err != nil {
-			fe := err.(*FieldError)
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				return err
+			}
 			return &FieldError{Field: "products" + indexPath(i) + "." + fe.Field, Err: fe.Err}
 		}
 	}

@@ -293,7 +293,10 @@ func (e *envelope) fieldError(err error, prefix string) error {
 
 // encode writes the whole message; own writes the call's own members.
 func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, string, error) {
-	w := writerPool.Get().(*jsonw.Writer)
+	w, ok := writerPool.Get().(*jsonw.Writer)
+	if !ok {
+		w = &jsonw.Writer{}
+	}
 	w.Reset(w.Buf)
 
 	if e.messageID == "" {

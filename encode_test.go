@@ -104,7 +104,7 @@ func TestEncodeContext(t *testing.T) {
 }
 
 func TestEncodeNumbersLikeEncodingJSON(t *testing.T) {
-	vals := []any{0.1, 19.99, 1e21, 1e-7, -0.0, 123456789.0, float32(0.1), int64(math.MaxInt64), uint64(math.MaxUint64), 3, int8(-4)}
+	vals := []any{0.1, 19.99, 1e21, 1e-7, math.Copysign(0, -1), 123456789.0, float32(0.1), int64(math.MaxInt64), uint64(math.MaxUint64), 3, int8(-4)}
 	for _, v := range vals {
 		want, err := json.Marshal(map[string]any{"v": v})
 		require.NoError(t, err)

@@ -19,7 +19,7 @@ func FuzzEncode(f *testing.F) {
 	f.Add("Order Completed", "u1", "price", "x", 19.99, `{"a":[1,"b",{"c":null}]}`, uint8(0))
 	f.Add("", "", "", "", math.NaN(), `[]`, uint8(1))
 	f.Add("E\xff", "u", "k\x00", "\xfe", math.Inf(1), `{"k":"\u2028"}`, uint8(2))
-	f.Add("E", "u", "library", "v", -0.0, `1e400`, uint8(3))
+	f.Add("E", "u", "library", "v", math.Copysign(0, -1), `1e400`, uint8(3))
 	f.Fuzz(func(t *testing.T, event, user, key, sval string, num float64, nested string, kind uint8) {
 		var custom any
 		_ = json.Unmarshal([]byte(nested), &custom)

@@ -38,8 +38,8 @@ func scale(minor int64, exp int) float64 {
 	// float64(minor) would round first: parse the exact decimal instead.
 	var buf [32]byte
 	b := strconv.AppendInt(buf[:0], minor, 10)
-	b = append(b, 'e', '-', byte('0'+exp))
-	f, _ := strconv.ParseFloat(string(b), 64) // always a valid, finite number
+	b = append(b, 'e', '-', "0123456789"[exp]) // exp is 0 to 4
+	f, _ := strconv.ParseFloat(string(b), 64)  // always a valid, finite number
 	return f
 }
 

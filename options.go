@@ -87,7 +87,13 @@ func defaultConfig(writeKey string) *config {
 }
 
 func newDefaultHTTPClient(concurrency int) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if ok {
+		t = t.Clone()
+	} else { // http.DefaultTransport was replaced by the program
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, MaxIdleConns: 100,
+			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
+	}
 	t.MaxIdleConnsPerHost = max(concurrency, 2)
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	return &http.Client{Timeout: DefaultHTTPTimeout, Transport: t}

@@ -555,7 +555,7 @@ func canonicalTag(tag string) string {
 		for j := 0; j < len(s); j++ {
 			c := s[j]
 			letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-			if !letter && !(c >= '0' && c <= '9' && i > 0) {
+			if !letter && (c < '0' || c > '9' || i == 0) {
 				return ""
 			}
 		}

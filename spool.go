@@ -81,12 +81,12 @@ func openSpool(dir string, maxBytes int64) (s *spool, recs []recovered, corrupt 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: %w", ErrSpool, err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, spoolLockName), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(filepath.Join(dir, spoolLockName), os.O_CREATE|os.O_RDWR, 0o600) //nolint:gosec // G304: the spool directory is the caller's own configuration
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: %w", ErrSpool, err)
 	}
 	if err := lockFile(lock); err != nil {
-		lock.Close()
+		_ = lock.Close()
 		return nil, nil, 0, err
 	}
 	s = &spool{dir: dir, lock: lock, maxBytes: maxBytes, open: map[uint64]int{}, sizes: map[uint64]int64{}, acks: map[uint64][]byte{}}
@@ -141,7 +141,7 @@ func (s *spool) ackPath(id uint64) string {
 // readAcks returns the acknowledged record indexes of a segment (none when
 // the file is missing; a torn last entry is ignored).
 func readAcks(path string) map[uint32]bool {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // G304: a file of the caller's spool directory
 	if err != nil {
 		return nil
 	}
@@ -176,7 +176,7 @@ func (s *spool) segments() ([]uint64, error) {
 // readSegment returns the valid records of a segment, its size, and whether
 // a torn or corrupt tail was skipped.
 func readSegment(path string) (recs [][]byte, size int64, bad bool, err error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // G304: a file of the caller's spool directory
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("%w: %w", ErrSpool, err)
 	}
@@ -214,7 +214,7 @@ func (s *spool) append(data []byte) (uint64, uint32, error) {
 			return 0, 0, err
 		}
 	}
-	binary.LittleEndian.PutUint32(s.hdr[:4], uint32(len(data)))
+	binary.LittleEndian.PutUint32(s.hdr[:4], uint32(len(data))) //nolint:gosec // G115: len(data) <= MaxMessageBytes
 	binary.LittleEndian.PutUint32(s.hdr[4:], crc32.Checksum(data, crcTable))
 	s.wbuf = append(append(s.wbuf[:0], s.hdr[:]...), data...)
 	n, err := s.active.Write(s.wbuf)
@@ -336,7 +336,7 @@ func (s *spool) unlock() {
 
 // syncDir makes a file creation or removal in dir durable (best effort).
 func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
+	if d, err := os.Open(dir); err == nil { //nolint:gosec // G304: the caller's spool directory
 		_ = d.Sync()
 		_ = d.Close()
 	}

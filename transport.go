@@ -219,7 +219,7 @@ func (t *httpTransport) Send(ctx context.Context, batch *Batch) error {
 	if err != nil {
 		return t.redact(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the body was drained; nothing to learn from Close
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody))
 		return nil

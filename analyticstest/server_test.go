@@ -239,7 +239,8 @@ func TestServerFaultDisconnect(t *testing.T) {
 	defer srv.Close()
 	srv.Respond(analyticstest.Disconnect())
 	b := batchBody(msg(t, "track", nil))
-	if _, err := do(srv, "/v1/batch", b, nil); err == nil {
+	if resp, err := do(srv, "/v1/batch", b, nil); err == nil {
+		_ = resp.Body.Close()
 		t.Fatal("disconnect: no error")
 	}
 	if srv.Len() != 0 || srv.Requests()[0].Status != 0 {
@@ -256,7 +257,8 @@ func TestServerFaultProcessThenDisconnect(t *testing.T) {
 	defer srv.Close()
 	srv.Respond(analyticstest.ProcessThenDisconnect())
 	b := batchBody(msg(t, "track", nil))
-	if _, err := do(srv, "/v1/batch", b, nil); err == nil {
+	if resp, err := do(srv, "/v1/batch", b, nil); err == nil {
+		_ = resp.Body.Close()
 		t.Fatal("no error")
 	}
 	if srv.Len() != 1 {
@@ -267,7 +269,8 @@ func TestServerFaultProcessThenDisconnect(t *testing.T) {
 	}
 	// An invalid batch is not recorded even when processed.
 	srv.Respond(analyticstest.ProcessThenDisconnect())
-	if _, err := do(srv, "/v1/batch", batchBody(msg(t, "track", map[string]any{"event": nil, "messageId": "x"})), nil); err == nil {
+	if resp, err := do(srv, "/v1/batch", batchBody(msg(t, "track", map[string]any{"event": nil, "messageId": "x"})), nil); err == nil {
+		_ = resp.Body.Close()
 		t.Fatal("no error")
 	}
 	if srv.Len() != 1 || len(srv.Violations()) != 1 {

@@ -168,7 +168,7 @@ func ecommerceExamples() map[string]map[string]any {
 		"Checkout Started":               orderWith(map[string]any{"value": 30}),
 		"Checkout Step Viewed":           step,
 		"Checkout Step Completed":        step,
-		"Payment Info Entered":           map[string]any{"checkout_id": "c1", "order_id": "o1", "step": 3, "shipping_method": "Fedex", "payment_method": "Visa"},
+		"Payment Info Entered":           {"checkout_id": "c1", "order_id": "o1", "step": 3, "shipping_method": "Fedex", "payment_method": "Visa"},
 		"Order Updated":                  orderWith(map[string]any{"total": 30}),
 		"Order Completed":                orderWith(map[string]any{"checkout_id": "c1", "subtotal": 22.5, "total": 27.5}),
 		"Order Refunded":                 orderWith(map[string]any{"total": 30}),

@@ -169,7 +169,7 @@ func simulate(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		defer cancel()
 		return client.Close(cctx)
 	}
-	defer closeClient()
+	defer func() { _ = closeClient() }() // on the error paths; the normal path checks it below
 
 	// What the embedded collector received, drained as the run goes.
 	received := newTally()

@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logw io
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
 	if err != nil {
 		_ = client.Close(ctx)
 		return err
@@ -120,7 +120,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, logw io
 	defer cancel()
 	log.Info("shutting down", "timeout", *shutdown)
 	errs := []error{srv.Shutdown(sctx)}
-	<-served // http.ErrServerClosed
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
 	errs = append(errs, client.Close(sctx))
 	st := client.Stats()
 	log.Info("analytics closed", "enqueued", st.Enqueued, "delivered", st.Delivered, "failed", st.Failed, "refused", st.Refused)

@@ -310,7 +310,9 @@ func (s *store) visitor(w http.ResponseWriter, r *http.Request) string {
 		}
 	}
 	id := randomID()
-	http.SetCookie(w, &http.Cookie{Name: anonCookie, Value: id, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
+	// ajs_anonymous_id is analytics.js's cookie: it must stay readable by scripts, so not HttpOnly.
+	http.SetCookie(w, &http.Cookie{Name: anonCookie, Value: id, Path: "/", MaxAge: 365 * 24 * 3600, //nolint:gosec // G124: see above; Secure on TLS
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 	return id
 }
 

@@ -21,7 +21,10 @@ const hexDigits = "0123456789abcdef"
 
 // NewV4 returns a random UUID in its canonical 36-character form.
 func NewV4() string {
-	r := pool.Get().(*randBuf)
+	r, ok := pool.Get().(*randBuf)
+	if !ok {
+		r = &randBuf{off: block}
+	}
 	if r.off+16 > block {
 		_, _ = rand.Read(r.b[:]) // crypto/rand.Read never fails (Go 1.24+)
 		r.off = 0

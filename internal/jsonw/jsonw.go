@@ -237,6 +237,7 @@ func (w *Writer) Raw(b []byte) {
 // AppendTime appends t in UTC with millisecond precision and a Z suffix,
 // e.g. 2015-12-10T04:08:31.905Z. Years outside 0..9999 use time's own format.
 func AppendTime(b []byte, t time.Time) []byte {
+	const d = "0123456789"
 	t = t.UTC()
 	year, month, day := t.Date()
 	if year < 0 || year > 9999 {
@@ -245,13 +246,13 @@ func AppendTime(b []byte, t time.Time) []byte {
 	hour, minute, sec := t.Clock()
 	ms := t.Nanosecond() / 1e6
 	return append(b,
-		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
-		byte('0'+day/10), byte('0'+day%10), 'T',
-		byte('0'+hour/10), byte('0'+hour%10), ':',
-		byte('0'+minute/10), byte('0'+minute%10), ':',
-		byte('0'+sec/10), byte('0'+sec%10), '.',
-		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+		d[year/1000], d[year/100%10], d[year/10%10], d[year%10], '-',
+		d[month/10], d[month%10], '-',
+		d[day/10], d[day%10], 'T',
+		d[hour/10], d[hour%10], ':',
+		d[minute/10], d[minute%10], ':',
+		d[sec/10], d[sec%10], '.',
+		d[ms/100], d[ms/10%10], d[ms%10], 'Z')
 }
 
 // AppendFloat appends f formatted exactly as encoding/json formats a float64.

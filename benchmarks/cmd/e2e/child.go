@@ -42,7 +42,7 @@ func runChild(sdk, mode, baseURL string, n int, closeDead, closeLive, closeCap t
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // a profile; its write errors surface in StopCPUProfile
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
@@ -120,6 +120,9 @@ func writeHeap(path string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return pprof.Lookup("heap").WriteTo(f, 0)
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -83,13 +83,17 @@ func main() {
 	}
 	live, dead := split(*sdks), split(*deadSDKs)
 	var records []report.Record
-	var raw io.Writer = io.Discard
+	raw := io.Discard
 	if *jsonOut != "" {
 		f, err := os.Create(*jsonOut)
 		if err != nil {
 			log.Fatal(err)
 		}
-		defer f.Close()
+		defer func() {
+			if err := f.Close(); err != nil {
+				log.Print(err)
+			}
+		}()
 		raw = f
 	}
 	for r := range *runs {
@@ -135,7 +139,7 @@ func split(s string) []string {
 // startSink starts the sink process and returns its base URL and a stop
 // function (closing its stdin makes it exit; it is killed by pid if not).
 func startSink(bin string) (string, func(), error) {
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0") //nolint:noctx // the sink lives until stop() closes its stdin, not for a context
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return "", nil, err
@@ -152,7 +156,7 @@ func startSink(bin string) (string, func(), error) {
 	if err != nil || !strings.HasPrefix(line, "listening ") {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return "", nil, fmt.Errorf("sink did not start: %q %v", line, err)
+		return "", nil, fmt.Errorf("sink did not start: %q %w", line, err)
 	}
 	stop := func() {
 		_ = stdin.Close()
@@ -177,7 +181,7 @@ func sinkCall(method, url string) (*sink.Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s %s: %s", method, url, resp.Status)
 	}
@@ -203,7 +207,7 @@ func runOne(self, base, sdk, mode string, n int, closeDead, closeLive, closeCap 
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return report.Record{}, fmt.Errorf("%v: %s", err, errb.String())
+		return report.Record{}, fmt.Errorf("%w: %s", err, errb.String())
 	}
 	var rec report.Record
 	if err := json.Unmarshal(out.Bytes(), &rec.ChildResult); err != nil {

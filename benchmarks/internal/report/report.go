@@ -170,7 +170,7 @@ func BenchResults(path string) (map[string]map[string][]float64, []string, error
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	out := map[string]map[string][]float64{}
 	var order []string
 	sc := bufio.NewScanner(f)
@@ -238,7 +238,7 @@ func ReadRecords(path string) ([]Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	var out []Record
 	dec := json.NewDecoder(f)
 	for dec.More() {
