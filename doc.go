@@ -39,8 +39,30 @@
 // reported as Refused and counted too; the caller also gets the error.
 // Delivery is at-least-once: a batch whose answer was lost is sent again
 // with the same messageIds, and Segment deduplicates on messageId.
-// Messages live in memory only: a process that crashes loses what is
-// queued.
+//
+// By default messages live in memory only: a process that crashes loses
+// what is queued. With WithSpool, Enqueue writes each message to an
+// append-only log on disk before it returns; what was not delivered when
+// the process stopped (even by SIGKILL), or when its retries ran out, is
+// delivered first by the next Client started on the same directory
+// (outcome Spooled in this run).
+//
+// # Ecommerce events
+//
+// The 28 events of the Ecommerce v2 spec have typed constructors named
+// after them (ProductViewed, ProductAdded, CheckoutStarted,
+// CheckoutStepCompleted, OrderCompleted, ...). They return a Track whose
+// properties are encoded with the spec's snake_case names and JSON types;
+// see Product for the rules on zero values, and Amount to convert minor
+// units.
+//
+// # net/http
+//
+// Middleware records each request; in a handler, RequestContext(r.Context())
+// returns the message context (ip, userAgent, locale, page, campaign) to set
+// on an event: one extra line. Forwarding headers are believed only from the
+// proxies given to TrustProxies. ContextFromRequest does the same without
+// the middleware.
 //
 // # Concurrency and contexts
 //
