@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/tracklane/analytics/benchmarks/internal/sink"
 	"math"
 	"os"
 	"slices"
@@ -14,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracklane/analytics"
 	"github.com/tracklane/analytics/benchmarks/internal/contender"
+	"github.com/tracklane/analytics/benchmarks/internal/sink"
 )
 
 // stat is the median of a sample, with its range.
@@ -99,7 +100,7 @@ func Summarize(rs []Record, live, dead []string, n, deadN int, closeDead, closeC
 			arrived(rr))
 	}
 	b.WriteString("\nGzip: only tracklane can compress (`WithGzip(true)`, the `tracklane-gzip` row); analytics-go v3.3.0 and posthog-go v1.5.2 always send plain JSON.\n")
-	b.WriteString("\"queue-full waits\": tracklane never blocks; when its queue (default 100,000 events / 32 MiB) is full Enqueue returns ErrQueueFull and this producer waits for the next delivery report, then enqueues again. The peers block inside Enqueue instead.\n\n")
+	fmt.Fprintf(&b, "\"queue-full waits\": tracklane never blocks; when its queue (default %d events / %d MiB) is full Enqueue returns ErrQueueFull and this producer waits for the next delivery report, then enqueues again. The peers block inside Enqueue instead.\n\n", analytics.DefaultMaxQueueMessages, analytics.DefaultMaxQueueBytes>>20)
 
 	fmt.Fprintf(&b, "### Dead endpoint: %d events against an endpoint answering 500, then Close (median [min–max] of %d runs)\n\n", deadN, runs)
 	fmt.Fprintf(&b, "tracklane: `Close(ctx)` with a %s deadline. analytics-go and posthog-go: `Close()` takes no context; it is timed, and cut off after %s.\n\n", closeDead, closeCap)
@@ -294,8 +295,8 @@ func Targets(bench map[string]map[string][]float64, rs []Record, deadN int) stri
 	fmt.Fprintf(&b, "| end-to-end client CPU/event ≤ 1/8 of analytics-go (µs) | %.2f | %.2f | %s | %s |\n", agC, tlC, ratio(tlC, agC), yes(tlC*8 <= agC))
 	agD, tlD := pick(rs, contender.AnalyticsGo, "dead"), pick(rs, contender.Tracklane, "dead")
 	agR, tlR := stats(each(agD, rssMiB)), stats(each(tlD, rssMiB))
-	fmt.Fprintf(&b, "| dead endpoint: peak RSS ≤ 64 MiB (queue bound: default 32 MiB of events) | %.0f MiB | %.0f MiB (max %.0f) | %s | %s |\n",
-		agR.med, tlR.med, tlR.hi, ratio(tlR.med, agR.med), yes(tlR.hi <= 64))
+	fmt.Fprintf(&b, "| dead endpoint: peak RSS ≤ 64 MiB (queue bound: default %d MiB of encoded events) | %.0f MiB | %.0f MiB (max %.0f) | %s | %s |\n",
+		analytics.DefaultMaxQueueBytes>>20, agR.med, tlR.med, tlR.hi, ratio(tlR.med, agR.med), yes(tlR.hi <= 64))
 	allOK := len(tlD) > 0 && count(tlD, func(r *Record) bool { return !r.CloseCap && r.EnqueueErrors+r.CBFailed == int64(r.N) }) == len(tlD)
 	agOK := count(agD, func(r *Record) bool { return !r.CloseCap && r.EnqueueErrors+r.CBFailed == int64(r.N) })
 	fmt.Fprintf(&b, "| dead endpoint: every undelivered event reported (of %d) | %d/%d runs | %d/%d runs | | %s |\n",
