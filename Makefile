@@ -3,7 +3,7 @@ GO      ?= go
 LINT    := $(GO) tool -modfile=internal/tools/go.mod golangci-lint
 FUZZTIME ?= 10s
 
-.PHONY: all test lint fuzz bench cover ci test-concurrent-safe
+.PHONY: all test lint fuzz bench cover ci test-concurrent-safe soak
 
 all: lint test
 
@@ -29,6 +29,9 @@ cover: ## coverage of the library (tests of every package count), with the total
 
 test-concurrent-safe: ## the concurrency tests, many times, with the race detector
 	$(GO) test -race -count=50 -run 'Concurrent|HeldBack|Close|Flush' .
+
+soak: ## the stress test at 200,000 messages (CI runs it at 4,000)
+	SOAK_MESSAGES=200000 $(GO) test -race -count=1 -timeout 30m -run 'TestStress' -v .
 
 ci: ## what CI runs
 	bash .ci/run

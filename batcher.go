@@ -169,6 +169,7 @@ func newBatcher(cfg *config, report func(Report), sp *spool, recs []recovered) *
 	b.gens[0].open = len(recs)
 	b.st.Enqueued = uint64(len(recs))
 	b.st.Recovered = uint64(len(recs))
+	b.updateFull()
 	if len(recs) > 0 {
 		b.flushReq = true // send them now, without waiting for the interval
 		b.wake <- struct{}{}
