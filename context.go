@@ -164,12 +164,12 @@ func encodeContext(w *jsonw.Writer, c *Context) {
 		w.ObjectEnd()
 		return
 	}
-	optString(w, "ip", c.IP)
-	optString(w, "userAgent", c.UserAgent)
-	optString(w, "locale", c.Locale)
-	optString(w, "timezone", c.Timezone)
-	optString(w, "groupId", c.GroupID)
-	optString(w, "channel", c.Channel)
+	optString(w, `"ip":`, c.IP)
+	optString(w, `"userAgent":`, c.UserAgent)
+	optString(w, `"locale":`, c.Locale)
+	optString(w, `"timezone":`, c.Timezone)
+	optString(w, `"groupId":`, c.GroupID)
+	optString(w, `"channel":`, c.Channel)
 	if c.Active != nil {
 		w.Key("active")
 		w.Bool(*c.Active)
@@ -180,53 +180,53 @@ func encodeContext(w *jsonw.Writer, c *Context) {
 	}
 	if a := c.App; a != nil {
 		objectStart(w, "app")
-		optString(w, "name", a.Name)
-		optString(w, "version", a.Version)
-		optString(w, "build", a.Build)
-		optString(w, "namespace", a.Namespace)
+		optString(w, `"name":`, a.Name)
+		optString(w, `"version":`, a.Version)
+		optString(w, `"build":`, a.Build)
+		optString(w, `"namespace":`, a.Namespace)
 		objectEnd(w)
 	}
 	if a := c.Campaign; a != nil {
 		objectStart(w, "campaign")
-		optString(w, "name", a.Name)
-		optString(w, "source", a.Source)
-		optString(w, "medium", a.Medium)
-		optString(w, "term", a.Term)
-		optString(w, "content", a.Content)
+		optString(w, `"name":`, a.Name)
+		optString(w, `"source":`, a.Source)
+		optString(w, `"medium":`, a.Medium)
+		optString(w, `"term":`, a.Term)
+		optString(w, `"content":`, a.Content)
 		objectEnd(w)
 	}
 	if p := c.Page; p != nil {
 		objectStart(w, "page")
-		optString(w, "path", p.Path)
-		optString(w, "referrer", p.Referrer)
-		optString(w, "search", p.Search)
-		optString(w, "title", p.Title)
-		optString(w, "url", p.URL)
+		optString(w, `"path":`, p.Path)
+		optString(w, `"referrer":`, p.Referrer)
+		optString(w, `"search":`, p.Search)
+		optString(w, `"title":`, p.Title)
+		optString(w, `"url":`, p.URL)
 		objectEnd(w)
 	}
 	if r := c.Referrer; r != nil {
 		objectStart(w, "referrer")
-		optString(w, "type", r.Type)
-		optString(w, "name", r.Name)
-		optString(w, "url", r.URL)
-		optString(w, "link", r.Link)
+		optString(w, `"type":`, r.Type)
+		optString(w, `"name":`, r.Name)
+		optString(w, `"url":`, r.URL)
+		optString(w, `"link":`, r.Link)
 		objectEnd(w)
 	}
 	if o := c.OS; o != nil {
 		objectStart(w, "os")
-		optString(w, "name", o.Name)
-		optString(w, "version", o.Version)
+		optString(w, `"name":`, o.Name)
+		optString(w, `"version":`, o.Version)
 		objectEnd(w)
 	}
 	if d := c.Device; d != nil {
 		objectStart(w, "device")
-		optString(w, "id", d.ID)
-		optString(w, "advertisingId", d.AdvertisingID)
-		optString(w, "manufacturer", d.Manufacturer)
-		optString(w, "model", d.Model)
-		optString(w, "name", d.Name)
-		optString(w, "type", d.Type)
-		optString(w, "version", d.Version)
+		optString(w, `"id":`, d.ID)
+		optString(w, `"advertisingId":`, d.AdvertisingID)
+		optString(w, `"manufacturer":`, d.Manufacturer)
+		optString(w, `"model":`, d.Model)
+		optString(w, `"name":`, d.Name)
+		optString(w, `"type":`, d.Type)
+		optString(w, `"version":`, d.Version)
 		objectEnd(w)
 	}
 	if c.Traits != nil {
@@ -253,10 +253,10 @@ func objectEnd(w *jsonw.Writer) {
 	w.Pop()
 }
 
-// optString writes key:s when s is not empty.
-func optString(w *jsonw.Writer, key, s string) {
+// optString writes the member qk s when s is not empty; qk is the key
+// quoted with its colon, e.g. `"ip":`.
+func optString(w *jsonw.Writer, qk, s string) {
 	if s != "" {
-		w.Field(key)
-		w.String(s)
+		w.StringMember(qk, s)
 	}
 }

@@ -652,6 +652,17 @@ const (
 	numKeys = int(kRating) + 1
 )
 
+// quotedKeys holds each key as written in JSON with its colon: `"product_id":`.
+var quotedKeys = func() (q [numKeys]string) {
+	for k := range q {
+		q[k] = `"` + key(k).String() + `":`
+	}
+	return q
+}()
+
+// quoted returns the key as written in JSON with its colon.
+func (k key) quoted() string { return quotedKeys[k] }
+
 // String returns the JSON property name.
 func (k key) String() string {
 	switch k {
@@ -1211,8 +1222,8 @@ func writeMember(w *jsonw.Writer, name, v string) {
 
 // writeStr writes k:v when k is in ks and v is not empty.
 func writeStr(w *jsonw.Writer, ks keySet, k key, v string) {
-	if ks.has(k) {
-		writeMember(w, k.String(), v)
+	if v != "" && ks.has(k) {
+		w.StringMember(k.quoted(), v)
 	}
 }
 
@@ -1224,15 +1235,13 @@ func writeMoney(w *jsonw.Writer, ks keySet, k key, v float64, zero bool) {
 	if v == 0 {
 		v = 0 // -0 is sent as 0
 	}
-	w.Field(k.String())
-	w.Float(v)
+	w.FloatMember(k.quoted(), v)
 }
 
 // writeCount writes k:n when k is in ks and n is above 0.
 func writeCount(w *jsonw.Writer, ks keySet, k key, n int) {
-	if ks.has(k) && n > 0 {
-		w.Field(k.String())
-		w.Int(int64(n))
+	if n > 0 && ks.has(k) {
+		w.IntMember(k.quoted(), int64(n))
 	}
 }
 

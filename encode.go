@@ -148,8 +148,7 @@ func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
 		}
 	}
 	return e.encode(s, func(w *jsonw.Writer) {
-		w.Field("event")
-		w.String(t.Event)
+		w.StringMember(`"event":`, t.Event)
 		w.Key("properties")
 		w.Push("properties")
 		w.ObjectStart()
@@ -182,8 +181,8 @@ func encodePage(m *Page, typ string, e *envelope, s *stamp) (*jsonw.Writer, stri
 		return nil, "", err
 	}
 	return e.encode(s, func(w *jsonw.Writer) {
-		optString(w, "name", m.Name)
-		optString(w, "category", m.Category)
+		optString(w, `"name":`, m.Name)
+		optString(w, `"category":`, m.Category)
 		objectMember(w, "properties", m.Properties)
 	})
 }
@@ -198,7 +197,7 @@ func encodeGroup(m *Group, e *envelope, s *stamp) (*jsonw.Writer, string, error)
 		return nil, "", err
 	}
 	return e.encode(s, func(w *jsonw.Writer) {
-		optString(w, "groupId", m.GroupID)
+		optString(w, `"groupId":`, m.GroupID)
 		objectMember(w, "traits", m.Traits)
 	})
 }
@@ -215,7 +214,7 @@ func encodeAlias(m *Alias, e *envelope, s *stamp) (*jsonw.Writer, string, error)
 	if err := e.check(); err != nil {
 		return nil, "", err
 	}
-	return e.encode(s, func(w *jsonw.Writer) { optString(w, "previousId", m.PreviousID) })
+	return e.encode(s, func(w *jsonw.Writer) { optString(w, `"previousId":`, m.PreviousID) })
 }
 
 // objectMember writes key:{...} (an empty object when m is nil), keys sorted.
@@ -309,16 +308,9 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 	w.ObjectStart()
 	w.Field("type")
 	w.Raw(typeJSON(e.typ))
-	w.Field("messageId")
-	w.String(e.messageID)
-	if e.userID != "" {
-		w.Field("userId")
-		w.String(e.userID)
-	}
-	if e.anonymousID != "" {
-		w.Field("anonymousId")
-		w.String(e.anonymousID)
-	}
+	w.StringMember(`"messageId":`, e.messageID)
+	optString(w, `"userId":`, e.userID)
+	optString(w, `"anonymousId":`, e.anonymousID)
 	w.Field("timestamp")
 	w.Time(ts)
 	own(w)
