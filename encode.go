@@ -3,7 +3,6 @@ package analytics
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -228,28 +227,10 @@ func objectMember(w *jsonw.Writer, key string, m map[string]any) {
 }
 
 // encodeExtra writes m's members into the open object, keys sorted. A key for
-// which reserved returns true is a conflict.
+// which reserved returns true is a conflict (ErrPropertyConflict).
 func encodeExtra(w *jsonw.Writer, m map[string]any, reserved func(string) bool) {
-	if len(m) == 0 {
-		return
-	}
-	var small [16]string
-	keys := small[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		w.Push(k)
-		if reserved != nil && reserved(k) {
-			w.Fail(ErrPropertyConflict)
-		}
-		w.Key(k)
-		w.Any(m[k])
-		w.Pop()
-		if w.Err() != nil {
-			return
-		}
+	if len(m) > 0 {
+		w.Members(m, reserved, ErrPropertyConflict)
 	}
 }
 

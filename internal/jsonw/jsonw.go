@@ -582,6 +582,18 @@ func (w *Writer) stringMap(m map[string]any, depth int) {
 		return
 	}
 	w.ObjectStart()
+	w.members(m, depth, nil, nil)
+	w.ObjectEnd()
+}
+
+// Members writes m's members into the open object, keys sorted (as
+// encoding/json does). A key for which reserved reports true records
+// errReserved, naming the key, instead of being written; reserved may be nil.
+func (w *Writer) Members(m map[string]any, reserved func(string) bool, errReserved error) {
+	w.members(m, 0, reserved, errReserved)
+}
+
+func (w *Writer) members(m map[string]any, depth int, reserved func(string) bool, errReserved error) {
 	var small [16]string
 	keys := small[:0]
 	for k := range m {
@@ -590,14 +602,16 @@ func (w *Writer) stringMap(m map[string]any, depth int) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		w.Push(k)
+		if reserved != nil && reserved(k) {
+			w.Fail(errReserved)
+		}
 		w.Key(k)
 		w.any(m[k], depth+1)
 		w.Pop()
 		if w.err != nil {
-			break
+			return
 		}
 	}
-	w.ObjectEnd()
 }
 
 // marshaler and reflectValue fall back to encoding/json, then check the result.
