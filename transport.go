@@ -84,8 +84,10 @@ func batchBodySize(count, msgBytes, keyLen int) int {
 	return n
 }
 
-// HTTPError is a response other than 2xx. The client retries 5xx (except 501
-// and 505), 408, 410, 429 and 460, and gives up on every other status.
+// HTTPError is a response other than 2xx, or a 2xx whose JSON body says
+// "ok": false (Jitsu's way of refusing events). The client retries 5xx
+// (except 501 and 505), 408, 410, 429 and 460, and gives up on every other
+// status.
 type HTTPError struct {
 	StatusCode int
 	// RetryAfter is the delay the server asked for (Retry-After in seconds
@@ -221,14 +223,33 @@ func (t *httpTransport) Send(ctx context.Context, batch *Batch) error {
 	}
 	defer func() { _ = resp.Body.Close() }() // the body was drained; nothing to learn from Close
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody))
-		return nil
+		return t.accepted(resp)
 	}
 	he := &HTTPError{StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header, t.now())}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody))
 	he.Body = t.redactString(strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD")))
 	return he
+}
+
+// accepted reads a 2xx answer. Segment answers {"success":true}; Jitsu
+// answers 200 with {"ok":false,...} when it refused events, without saying
+// which: that batch is reported as refused (*HTTPError with the 2xx status,
+// never retried) rather than counted as delivered.
+func (t *httpTransport) accepted(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxDrainedBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody))
+	if len(b) == 0 || b[0] != '{' || !bytes.Contains(b, []byte(`"ok"`)) {
+		return nil
+	}
+	var body struct {
+		OK *bool `json:"ok"`
+	}
+	if json.Unmarshal(b, &body) != nil || body.OK == nil || *body.OK {
+		return nil
+	}
+	return &HTTPError{StatusCode: resp.StatusCode,
+		Body: t.redactString(strings.ToValidUTF8(string(b[:min(len(b), maxErrorBody)]), "\uFFFD"))}
 }
 
 func (t *httpTransport) compress(dst, src []byte) []byte {

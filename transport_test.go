@@ -249,3 +249,37 @@ func TestCloseLeavesNoConnectionGoroutines(t *testing.T) {
 	require.NoError(t, c.Close(context.Background()))
 	goleak.VerifyNone(t, ignore)
 }
+
+func TestHTTPJitsuOKFalseIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		body      string
+		delivered bool
+	}{
+		{`{"success":true}`, true},
+		{`OK`, true},
+		{``, true},
+		{`{"ok":true,"receivedEvents":1,"okEvents":1}`, true},
+		{`{"ok":false,"receivedEvents":1,"okEvents":0,"errors":["event too large"]}`, false},
+	} {
+		srv, _ := captureServer(t, func(n int, w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, tc.body)
+		})
+		rec := &recorder{}
+		c, err := New("k", WithEndpoint(srv.URL), WithDeliveryCallback(rec.add))
+		require.NoError(t, err)
+		require.NoError(t, c.Enqueue(track(1)))
+		_ = c.Close(context.Background())
+		if tc.delivered {
+			assert.Equal(t, uint64(1), c.Stats().Delivered, tc.body)
+			continue
+		}
+		assert.Equal(t, uint64(1), c.Stats().FailedRejected, tc.body)
+		errs := rec.errs(Failed)
+		require.Len(t, errs, 1)
+		var he *HTTPError
+		require.ErrorAs(t, errs[0], &he)
+		assert.Equal(t, 200, he.StatusCode)
+		assert.Contains(t, he.Body, "event too large")
+	}
+}
