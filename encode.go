@@ -242,6 +242,12 @@ func (e *envelope) check() error {
 	if len(e.messageID) > maxMessageIDLen {
 		return &ValidationError{Type: e.typ, Event: e.event, Field: "messageId", Err: ErrMessageIDTooLong}
 	}
+	if !e.timestamp.IsZero() {
+		if y := e.timestamp.UTC().Year(); y < 1 || y > 9999 {
+			return &ValidationError{Type: e.typ, Event: e.event, Field: "timestamp",
+				Err: fmt.Errorf("%w: year %d is outside 0001-9999", ErrInvalidValue, y)}
+		}
+	}
 	for _, f := range [...]struct{ name, v string }{
 		{"userId", e.userID}, {"anonymousId", e.anonymousID}, {"messageId", e.messageID}, {"event", e.event},
 	} {

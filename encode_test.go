@@ -178,6 +178,8 @@ func TestEnqueueValidation(t *testing.T) {
 		{"context typed key", Track{Event: "E", UserID: "u", Context: &Context{Extra: map[string]any{"ip": "x"}}}, ErrPropertyConflict, "context.ip"},
 		{"integrations NaN", Track{Event: "E", UserID: "u", Integrations: Integrations{"x": math.NaN()}}, ErrInvalidValue, "integrations.x"},
 		{"message id too long", Track{Event: "E", UserID: "u", MessageID: strings.Repeat("m", 101)}, ErrMessageIDTooLong, "messageId"},
+		{"timestamp out of range", Track{Event: "E", UserID: "u", Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, ErrInvalidValue, "timestamp"},
+		{"timestamp before year 1", Identify{UserID: "u", Timestamp: time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)}, ErrInvalidValue, "timestamp"},
 		{"too large", Track{Event: "E", UserID: "u", Properties: Properties{"big": strings.Repeat("x", 32000)}}, ErrMessageTooLarge, ""},
 	}
 	for _, tt := range tests {

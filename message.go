@@ -53,7 +53,9 @@ type Track struct {
 	// MessageID deduplicates the message downstream. Empty: Enqueue assigns a
 	// UUIDv4 (or the client's message-id function). At most 100 characters.
 	MessageID string
-	// Timestamp is when the event happened. Zero: the time of Enqueue.
+	// Timestamp is when the event happened, sent in UTC with milliseconds.
+	// Zero: the time of Enqueue. A year outside 1-9999 makes Enqueue fail
+	// with ErrInvalidValue.
 	Timestamp time.Time
 	// Context carries extra information about the call (ip, userAgent, page,
 	// campaign, ...). Merged over the client's default context.
