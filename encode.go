@@ -242,6 +242,14 @@ func (e *envelope) check() error {
 	if len(e.messageID) > maxMessageIDLen {
 		return &ValidationError{Type: e.typ, Event: e.event, Field: "messageId", Err: ErrMessageIDTooLong}
 	}
+	for k, v := range e.integrations {
+		switch v.(type) {
+		case bool, map[string]any:
+		default:
+			return &ValidationError{Type: e.typ, Event: e.event, Field: "integrations." + k,
+				Err: fmt.Errorf("%w: want true, false or an options object, got %T", ErrInvalidValue, v)}
+		}
+	}
 	if !e.timestamp.IsZero() {
 		if y := e.timestamp.UTC().Year(); y < 1 || y > 9999 {
 			return &ValidationError{Type: e.typ, Event: e.event, Field: "timestamp",

@@ -35,7 +35,8 @@ type Traits = map[string]any
 
 // Integrations selects destinations: keys are destination names as in the
 // Segment catalog (case-sensitive) or "All"; values are booleans or
-// per-destination option objects.
+// per-destination option objects (map[string]any). Any other value makes
+// Enqueue fail with ErrInvalidValue.
 type Integrations = map[string]any
 
 // Track records an action a user performed. Event is required, and so is
