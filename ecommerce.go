@@ -1317,11 +1317,11 @@ func indexPath(i int) string {
 }
 
 // ---------------------------------------------------------------------------
-// Validation helpers. They return a *FieldError naming the field relative to
+// Validation helpers. They return a *fieldError naming the field relative to
 // properties and wrapping ErrInvalidValue.
 
 func invalidField(field, reason string) error {
-	return &FieldError{Field: field, Err: fmt.Errorf("%w: %s", ErrInvalidValue, reason)}
+	return &fieldError{Field: field, Err: fmt.Errorf("%w: %s", ErrInvalidValue, reason)}
 }
 
 // checkMoney refuses NaN, ±Inf and negative amounts.
@@ -1366,11 +1366,11 @@ func validateProduct(p *Product, ks keySet) error {
 func validateProducts(ps []Product, elem keySet) error {
 	for i := range ps {
 		if err := validateProduct(&ps[i], elem); err != nil {
-			var fe *FieldError
+			var fe *fieldError
 			if !errors.As(err, &fe) {
 				return err
 			}
-			return &FieldError{Field: "products" + indexPath(i) + "." + fe.Field, Err: fe.Err}
+			return &fieldError{Field: "products" + indexPath(i) + "." + fe.Field, Err: fe.Err}
 		}
 	}
 	return nil

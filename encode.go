@@ -270,7 +270,7 @@ func (e *envelope) check() error {
 // fieldError wraps an error from typed validation or the writer into a *ValidationError.
 func (e *envelope) fieldError(err error, prefix string) error {
 	ve := &ValidationError{Type: e.typ, Event: e.event, Err: err}
-	var fe *FieldError
+	var fe *fieldError
 	var pe *jsonw.PathError
 	switch {
 	case errors.As(err, &fe):

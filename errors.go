@@ -63,16 +63,16 @@ func (e *ValidationError) Error() string {
 
 func (e *ValidationError) Unwrap() error { return e.Err }
 
-// FieldError is returned by the typed ecommerce properties' validation and
+// fieldError is returned by the typed ecommerce properties' validation and
 // wrapped into a ValidationError by Enqueue; it names the field relative to
 // properties (e.g. "products[1].price").
-type FieldError struct {
+type fieldError struct {
 	Field string
 	Err   error
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
-func (e *FieldError) Unwrap() error { return e.Err }
+func (e *fieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *fieldError) Unwrap() error { return e.Err }
 
 // TooLargeError is returned when an encoded message exceeds the limit. It wraps ErrMessageTooLarge.
 type TooLargeError struct {
