@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -340,12 +341,10 @@ func (b *batcher) syncSpool() {
 		return
 	}
 	b.mu.Lock()
-	f := b.spool.active
-	dirty := b.spool.dirty
-	b.spool.dirty = false
+	p := b.spool.takeSync()
 	b.mu.Unlock()
-	if dirty && f != nil {
-		_ = f.Sync() // a segment closed meanwhile was synced by rotate or close
+	if err := p.do(); err != nil {
+		b.cfg.logger.Warn("analytics: spool fsync failed", slog.String("error", err.Error()))
 	}
 }
 

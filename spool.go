@@ -62,6 +62,8 @@ type spool struct {
 	open     map[uint64]int   // records of each segment without a final outcome
 	sizes    map[uint64]int64 // size of each segment on disk
 	dirty    bool             // written since the last sync
+	retired  []*os.File       // segments closed for writing, to fsync and close outside the lock
+	dirSync  bool             // a segment was created: fsync the directory
 	nextIdx  uint32           // index of the next record of the active segment
 	hdr      [spoolHeaderSize]byte
 	wbuf     []byte
@@ -239,13 +241,12 @@ func (s *spool) append(data []byte) (uint64, uint32, error) {
 	return s.activeID, idx, nil
 }
 
-// rotate syncs and closes the active segment and starts segment id.
+// rotate retires the active segment (fsynced and closed later by
+// takeSync's caller, outside the batcher's lock, so Enqueue never waits for
+// the disk) and starts segment id.
 func (s *spool) rotate(id uint64) error {
 	if s.active != nil {
-		if err := s.active.Sync(); err != nil {
-			return fmt.Errorf("%w: %w", ErrSpool, err)
-		}
-		_ = s.active.Close()
+		s.retired = append(s.retired, s.active)
 		old := s.activeID
 		s.active = nil
 		if s.open[old] == 0 {
@@ -258,7 +259,7 @@ func (s *spool) rotate(id uint64) error {
 	}
 	s.active, s.activeID, s.activeSz, s.nextIdx = f, id, 0, 0
 	s.sizes[id] = 0
-	syncDir(s.dir)
+	s.dirSync = true
 	return nil
 }
 
@@ -301,13 +302,48 @@ func (s *spool) remove(id uint64) {
 	delete(s.acks, id)
 }
 
-// sync flushes the active segment to stable storage if it was written.
-func (s *spool) sync() error {
-	if !s.dirty || s.active == nil {
-		return nil
+// pendingSync is the durability work owed: retired segments to fsync and
+// close, the active segment if written, the directory if a segment was made.
+type pendingSync struct {
+	retired []*os.File
+	active  *os.File
+	dir     string
+}
+
+// takeSync hands over the durability work owed since the last call. Called
+// with the batcher's lock held; run the result with do, without it.
+func (s *spool) takeSync() pendingSync {
+	p := pendingSync{retired: s.retired}
+	s.retired = nil
+	if s.dirty && s.active != nil {
+		p.active = s.active
+		s.dirty = false
 	}
-	s.dirty = false
-	if err := s.active.Sync(); err != nil {
+	if s.dirSync {
+		p.dir = s.dir
+		s.dirSync = false
+	}
+	return p
+}
+
+// do fsyncs what p lists. A segment closed meanwhile was synced by close.
+func (p pendingSync) do() error {
+	var errs []error
+	for _, f := range p.retired {
+		if err := f.Sync(); err != nil {
+			errs = append(errs, err)
+		}
+		_ = f.Close()
+	}
+	if p.active != nil {
+		if err := p.active.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if p.dir != "" {
+		syncDir(p.dir)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrSpool, err)
 	}
 	return nil
@@ -317,7 +353,7 @@ func (s *spool) sync() error {
 // and releases the lock.
 func (s *spool) close() error {
 	s.writeAcks()
-	err := s.sync()
+	err := s.takeSync().do()
 	if s.active != nil {
 		_ = s.active.Close()
 		s.active = nil

@@ -294,3 +294,37 @@ func spoolChild() {
 		}
 	}
 }
+
+func TestSpoolRotatesSegmentsAndRecoversThemInOrder(t *testing.T) {
+	dir := t.TempDir()
+	down := analyticstest.NewRecorder()
+	down.FailNextStatus(1<<30, 503, 0)
+	c, err := analytics.New("k", analytics.WithTransport(down), analytics.WithSpool(dir, spoolBytes),
+		analytics.WithDeliveryCallback(func(analytics.Report) {}))
+	require.NoError(t, err)
+	pad := strings.Repeat("x", 10000)
+	const n = 500 // about 5 MB: two 4 MiB segments
+	for i := 0; i < n; i++ {
+		m := spoolTrack(i)
+		m.Properties["pad"] = pad
+		require.NoError(t, c.Enqueue(m))
+	}
+	assert.GreaterOrEqual(t, len(segments(t, dir)), 2, "the spool rotated its segments")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	var ue *analytics.UndeliveredError
+	require.ErrorAs(t, c.Close(ctx), &ue)
+	assert.Equal(t, n, ue.Spooled)
+
+	up := analyticstest.NewRecorder()
+	c2, err := analytics.New("k", analytics.WithTransport(up), analytics.WithSpool(dir, spoolBytes),
+		analytics.WithConcurrency(1)) // one upload at a time, so arrival order is send order
+	require.NoError(t, err)
+	require.NoError(t, c2.Close(context.Background()))
+	msgs := up.Messages()
+	require.Len(t, msgs, n)
+	for i, m := range msgs {
+		require.Equal(t, fmt.Sprint("msg-", i), m.MessageID, "oldest segment first, records in order")
+	}
+	assert.Empty(t, segments(t, dir), "every segment removed once delivered")
+}
