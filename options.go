@@ -348,8 +348,9 @@ func withJitter(f func() float64) Option {
 //
 // Enqueue writes each message to the spool before it returns (one write
 // call: a crash of the process after Enqueue returned does not lose it);
-// the spool is fsynced on every flush interval, on segment rotation and on
-// Close, so a crash of the machine loses at most one interval. Delivery
+// the spool is fsynced on every flush interval (by the background
+// goroutine, never by Enqueue) and on Close, so a crash of the machine
+// loses at most one interval. Delivery
 // stays at-least-once: a message delivered just before a crash may be sent
 // again at the next start, with the same messageId. Torn or corrupt records
 // at the end of a segment are skipped and reported (Stats.SpoolCorrupt,
