@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tracklane/analytics"
 	"github.com/tracklane/analytics/analyticstest"
@@ -16,22 +15,7 @@ import (
 
 func newRecorderClient(t *testing.T, rec *analyticstest.Recorder, opts ...analytics.Option) *analytics.Client {
 	t.Helper()
-	opts = append([]analytics.Option{
-		analytics.WithTransport(rec),
-		analytics.WithBackoff(time.Millisecond, 5*time.Millisecond),
-		analytics.WithFlushInterval(time.Hour),
-		analytics.WithLogger(nil),
-	}, opts...)
-	c, err := analytics.New(key, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.Close(ctx)
-	})
-	return c
+	return testClient(t, analytics.WithTransport(rec), opts...)
 }
 
 func order() analytics.Track {

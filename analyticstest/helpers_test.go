@@ -121,8 +121,15 @@ func hasRule(vs []analyticstest.Violation, r analyticstest.Rule, field string) b
 // closed at the end of the test.
 func newClient(t testing.TB, srv *analyticstest.Server, opts ...analytics.Option) *analytics.Client {
 	t.Helper()
+	return testClient(t, analytics.WithEndpoint(srv.URL), opts...)
+}
+
+// testClient returns a root client going to dest with fast retries and no
+// interval flushes; it is closed at the end of the test.
+func testClient(t testing.TB, dest analytics.Option, opts ...analytics.Option) *analytics.Client {
+	t.Helper()
 	opts = append([]analytics.Option{
-		analytics.WithEndpoint(srv.URL),
+		dest,
 		analytics.WithBackoff(time.Millisecond, 5*time.Millisecond),
 		analytics.WithFlushInterval(time.Hour),
 		analytics.WithLogger(nil),
