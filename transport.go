@@ -142,8 +142,8 @@ type httpTransport struct {
 	now      func() time.Time
 	ownsHTTP bool // the client was made by New: close its idle connections on Close
 
-	bufs sync.Pool // *[]byte
-	gzws sync.Pool // *gzip.Writer
+	bufs bufferList // request bodies, reused (sync.Pool would drop them at every GC)
+	gzws sync.Pool  // *gzip.Writer
 }
 
 func newHTTPTransport(c *config) *httpTransport {
@@ -166,41 +166,71 @@ func (t *httpTransport) closeIdle() {
 	}
 }
 
-// pooledBody is a request body whose buffer returns to the pool once the
+// bufferList keeps a few request-body buffers for reuse: bodies are up to
+// 500 KB, and allocating one per batch is most of the upload's cost.
+type bufferList struct {
+	mu   sync.Mutex
+	free []*[]byte
+}
+
+const maxFreeBuffers = 4
+
+// get returns an empty buffer with room for n bytes.
+func (l *bufferList) get(n int) *[]byte {
+	l.mu.Lock()
+	var b *[]byte
+	if k := len(l.free); k > 0 {
+		b = l.free[k-1]
+		l.free = l.free[:k-1]
+	}
+	l.mu.Unlock()
+	if b == nil || cap(*b) < n {
+		s := make([]byte, 0, max(n, 64<<10))
+		return &s
+	}
+	*b = (*b)[:0]
+	return b
+}
+
+func (l *bufferList) put(b *[]byte) {
+	l.mu.Lock()
+	if len(l.free) < maxFreeBuffers {
+		l.free = append(l.free, b)
+	}
+	l.mu.Unlock()
+}
+
+// pooledBody is a request body whose buffer returns to the list once the
 // HTTP client closes it (net/http may read a body after Do returns).
 type pooledBody struct {
 	bytes.Reader
 	buf  *[]byte
-	pool *sync.Pool
+	list *bufferList
 	once sync.Once
 }
 
 func (p *pooledBody) Close() error {
-	p.once.Do(func() { p.pool.Put(p.buf) })
+	p.once.Do(func() { p.list.put(p.buf) })
 	return nil
 }
 
-func (t *httpTransport) getBuf() *[]byte {
-	if b, ok := t.bufs.Get().(*[]byte); ok {
-		*b = (*b)[:0]
-		return b
-	}
-	b := make([]byte, 0, 64<<10)
-	return &b
-}
-
 func (t *httpTransport) Send(ctx context.Context, batch *Batch) error {
-	buf := t.getBuf()
+	size := 0
+	for _, m := range batch.Messages {
+		size += len(m)
+	}
+	size = batchBodySize(len(batch.Messages), size, len(t.writeKey)+2+len(t.writeKey)/2)
+	buf := t.bufs.get(size)
 	*buf = batch.AppendJSON(*buf, t.writeKey)
 	var contentEncoding string
 	if t.gzip {
-		zbuf := t.getBuf()
+		zbuf := t.bufs.get(len(*buf) / 4)
 		*zbuf = t.compress(*zbuf, *buf)
-		t.bufs.Put(buf)
+		t.bufs.put(buf)
 		buf = zbuf
 		contentEncoding = "gzip"
 	}
-	body := &pooledBody{buf: buf, pool: &t.bufs}
+	body := &pooledBody{buf: buf, list: &t.bufs}
 	body.Reset(*buf)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, body)
 	if err != nil {
