@@ -149,10 +149,10 @@ type requestValue struct {
 // any http.StripPrefix below it), each time RequestContext is called.
 // Options are as for ContextFromRequest; declare trusted proxies here once.
 //
-// A nil next panics, as http.Handle does.
+// A nil next means http.DefaultServeMux, as for http.Server's Handler.
 func Middleware(next http.Handler, opts ...RequestOption) http.Handler {
 	if next == nil {
-		panic("analytics: Middleware with a nil handler")
+		next = http.DefaultServeMux
 	}
 	cfg := newRequestConfig(opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -340,8 +340,11 @@ func TestRequestContextWithoutMiddleware(t *testing.T) {
 	assert.Nil(t, analytics.RequestContext(nil)) //nolint:staticcheck // nil is documented
 }
 
-func TestMiddlewareNilHandlerPanics(t *testing.T) {
-	assert.PanicsWithValue(t, "analytics: Middleware with a nil handler", func() { analytics.Middleware(nil) })
+func TestMiddlewareNilHandlerIsDefaultServeMux(t *testing.T) {
+	h := analytics.Middleware(nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/analytics-test-unregistered", nil))
+	assert.Equal(t, http.StatusNotFound, w.Code, "served by http.DefaultServeMux, which has no such route")
 }
 
 // TestMiddlewareRealServer sends real HTTP requests through a server whose
