@@ -293,6 +293,12 @@ func infoFromJSON(data []byte) MessageInfo {
 // report sends r to the callback, or logs failures when there is none.
 func (c *Client) report(r Report) {
 	if c.cfg.callback != nil {
+		defer func() {
+			if v := recover(); v != nil { // a bug in the callback must not stop delivery
+				c.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "analytics: delivery callback panicked",
+					slog.String("panic", fmt.Sprint(v)), slog.String("outcome", r.Outcome.String()))
+			}
+		}()
 		c.cfg.callback(r)
 		return
 	}

@@ -417,7 +417,7 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage) {
 		}
 		r.Begin()
 		batch := &Batch{Messages: msgs, SentAt: b.cfg.now(), Attempt: r.Attempts()}
-		err := b.transport.Send(b.runCtx, batch)
+		err := b.send(batch)
 		if err == nil {
 			b.finish(items, Delivered, nil, r.Attempts())
 			return
@@ -459,6 +459,23 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage) {
 		}
 	}
 }
+
+// send calls the transport, turning a panic in it into an error that is
+// never retried: a bug in a custom Transport fails its batch, reported, and
+// does not bring the process down.
+func (b *batcher) send(batch *Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{v: r}
+		}
+	}()
+	return b.transport.Send(b.runCtx, batch)
+}
+
+// panicError is a panic recovered from a Transport; it is never retried.
+type panicError struct{ v any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("analytics: transport panicked: %v", e.v) }
 
 func (b *batcher) deadlineErr(last error) error {
 	if last != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -639,5 +641,40 @@ func TestHeldBackPartialBatchCompletesOnCount(t *testing.T) {
 		require.Len(t, calls, 4, "sent without waiting for the hour-long interval")
 		assert.Equal(t, []string{"m10", "m11", "m12"}, calls[3].ids)
 		require.NoError(t, c.Close(context.Background()))
+	})
+}
+
+func TestPanickingTransportAndCallbackDoNotStopDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		calls := 0
+		tr := TransportFunc(func(context.Context, *Batch) error {
+			calls++
+			if calls == 1 {
+				panic("bug in a custom transport")
+			}
+			return nil
+		})
+		var reports []Report
+		var logs strings.Builder
+		c, err := New("k", WithTransport(tr), WithConcurrency(1), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+			WithDeliveryCallback(func(r Report) {
+				reports = append(reports, r)
+				if len(reports) == 1 {
+					panic("bug in the callback")
+				}
+			}))
+		require.NoError(t, err)
+		require.NoError(t, c.Enqueue(track(1)))
+		var ue *UndeliveredError
+		require.ErrorAs(t, c.Flush(context.Background()), &ue)
+		assert.ErrorIs(t, ue, ErrRejected)
+		assert.Contains(t, ue.Error(), "transport panicked: bug in a custom transport")
+		require.NoError(t, c.Enqueue(track(2)))
+		require.NoError(t, c.Close(context.Background()))
+		st := c.Stats()
+		assert.Equal(t, uint64(1), st.FailedRejected, "the panicking attempt's batch failed, not retried")
+		assert.Equal(t, uint64(1), st.Delivered, "later batches go on")
+		require.Len(t, reports, 2)
+		assert.Contains(t, logs.String(), "delivery callback panicked")
 	})
 }

@@ -271,7 +271,8 @@ func WithDefaultContext(ctx *Context) Option {
 // delivered, failed (with the reason) or refused by Enqueue. It is called
 // from the client's goroutines, and from Enqueue for refusals, so it must be
 // safe for concurrent use and return quickly; it may call Enqueue and Stats
-// but must not call Flush or Close, which wait for those goroutines. Default: failures are logged
+// but must not call Flush or Close, which wait for those goroutines. A panic
+// in it is recovered and logged. Default: failures are logged
 // (WithLogger). Nil restores the default.
 func WithDeliveryCallback(f func(Report)) Option {
 	return optionFunc(func(c *config) error {

@@ -23,8 +23,9 @@ import (
 //
 // Send must honour ctx (return promptly once it is done), must be safe for
 // concurrent use, and must not retain or modify batch after it returns.
-// A nil error means the batch was accepted. To make the client classify a
-// failure by status code (retry a 503, give up on a 400, pause on a 429 with
+// A nil error means the batch was accepted. A panic in Send fails the batch
+// (never retried, reported with ErrRejected) without stopping the client.
+// To make the client classify a failure by status code (retry a 503, give up on a 400, pause on a 429 with
 // its Retry-After), return an error that wraps an *HTTPError; any other error
 // is treated as a transient network failure and retried.
 type Transport interface {
@@ -365,6 +366,10 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // classify turns a Send error into a retry decision.
 func classify(err error) (retry bool, after time.Duration, he *HTTPError) {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return false, 0, nil
+	}
 	if errors.As(err, &he) {
 		return he.retryable(), he.RetryAfter, he
 	}
