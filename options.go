@@ -99,8 +99,9 @@ func newDefaultHTTPClient(concurrency int) *http.Client {
 	return &http.Client{Timeout: DefaultHTTPTimeout, Transport: t}
 }
 
-// WithEndpoint sets the base URL batches are posted to ({baseURL}/v1/batch).
-// Default DefaultEndpoint (https://api.segment.io; EU workspaces use
+// WithEndpoint sets the base URL batches are posted to ({baseURL}/v1/batch;
+// a base URL that already ends in /v1 is not doubled). Default
+// DefaultEndpoint (https://api.segment.io; EU workspaces use
 // https://events.eu1.segmentapis.com). A URL that is not absolute http(s)
 // with a host makes New fail with a *ConfigError. Ignored with WithTransport.
 func WithEndpoint(baseURL string) Option {

@@ -150,12 +150,20 @@ type httpTransport struct {
 func newHTTPTransport(c *config) *httpTransport {
 	return &httpTransport{
 		client:   c.httpClient,
-		url:      strings.TrimRight(c.endpoint, "/") + "/v1/batch",
+		url:      batchURL(c.endpoint),
 		auth:     "Basic " + base64.StdEncoding.EncodeToString([]byte(c.writeKey+":")),
 		writeKey: c.writeKey,
 		gzip:     c.gzip,
 		now:      c.now,
 	}
+}
+
+// batchURL returns {baseURL}/v1/batch. A base URL that already ends in /v1
+// (as the EU host is often written) is not doubled.
+func batchURL(baseURL string) string {
+	u := strings.TrimRight(baseURL, "/")
+	u = strings.TrimSuffix(u, "/v1")
+	return u + "/v1/batch"
 }
 
 // closeIdle closes the keep-alive connections of a client New made, so no

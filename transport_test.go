@@ -283,3 +283,16 @@ func TestHTTPJitsuOKFalseIsRefused(t *testing.T) {
 		assert.Contains(t, he.Body, "event too large")
 	}
 }
+
+func TestBatchURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://api.segment.io":                    "https://api.segment.io/v1/batch",
+		"https://api.segment.io/":                   "https://api.segment.io/v1/batch",
+		"https://events.eu1.segmentapis.com/v1":     "https://events.eu1.segmentapis.com/v1/batch",
+		"https://events.eu1.segmentapis.com/v1/":    "https://events.eu1.segmentapis.com/v1/batch",
+		"http://127.0.0.1:8080/collect":             "http://127.0.0.1:8080/collect/v1/batch",
+		"https://hosted.rudderlabs.com/proxy/v1api": "https://hosted.rudderlabs.com/proxy/v1api/v1/batch",
+	} {
+		assert.Equal(t, want, batchURL(in), in)
+	}
+}
