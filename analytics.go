@@ -187,7 +187,7 @@ type Stats struct {
 	Spooled   uint64 // not delivered in this run but kept in the spool for the next start (WithSpool)
 	Refused   uint64 // refused by Enqueue; see the Refused* reasons
 
-	FailedRejected  uint64 // the endpoint refused them with a status never retried (ErrRejected)
+	FailedRejected  uint64 // the endpoint refused them with a status never retried, or the Transport panicked (ErrRejected)
 	FailedExhausted uint64 // attempts or retry time ran out (ErrRetriesExhausted)
 	FailedDeadline  uint64 // Close's context ended first (ErrDeadline)
 
