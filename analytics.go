@@ -145,9 +145,11 @@ func (c *Client) Flush(ctx context.Context) error {
 // called), then delivers what is queued, retrying as configured, until
 // everything has an outcome or ctx ends. When ctx ends first, in-flight
 // uploads are cancelled and every undelivered message is failed with
-// ErrDeadline. Close returns nil when every queued message was delivered,
-// else an *UndeliveredError counting the messages that failed during Close
-// (each also reported to the delivery callback). All goroutines of the
+// ErrDeadline. Close returns nil when every message queued at the call was
+// delivered, else an *UndeliveredError counting the messages that failed
+// during Close (each also reported to the delivery callback); failures
+// reported before Close (by Flush, the callback, Stats) are not counted
+// again. All goroutines of the
 // client have stopped when Close returns.
 //
 // Close is idempotent: later and concurrent calls wait for the first to

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -370,7 +371,8 @@ func (b *batcher) uploader() {
 	defer b.wg.Done()
 	var scratch []json.RawMessage // reused for every batch of this uploader
 	for batch := range b.batches {
-		b.deliver(batch, &scratch)
+		budget := splitBudget(len(batch))
+		b.deliver(batch, &scratch, &budget)
 		b.putBatch(batch)
 	}
 }
@@ -399,8 +401,15 @@ func (b *batcher) putBatch(s []item) {
 	b.mu.Unlock()
 }
 
-// deliver uploads one batch until it succeeds or its retry budget ends.
-func (b *batcher) deliver(items []item, scratch *[]json.RawMessage) {
+// splitBudget is how many extra requests a batch of n messages may spend
+// bisecting a 400 to isolate the messages the endpoint refuses: enough to
+// find one bad message (two requests per halving), bounded when all are bad.
+func splitBudget(n int) int { return 2*bits.Len(uint(n)) + 2 }
+
+// deliver uploads one batch until it succeeds or its retry budget ends. A
+// 413 splits it in halves; so does a 400, while budget allows, so that one
+// message a strict endpoint refuses does not take the others down with it.
+func (b *batcher) deliver(items []item, scratch *[]json.RawMessage, budget *int) {
 	msgs := (*scratch)[:0]
 	for i := range items {
 		msgs = append(msgs, items[i].data)
@@ -411,8 +420,12 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage) {
 	r := b.policy.Start(time.Now())
 	var last error
 	for {
-		if err := b.waitPause(); err != nil {
-			b.finish(items, Failed, b.deadlineErr(last), r.Attempts())
+		if err := b.waitPause(r.Deadline()); err != nil {
+			if errors.Is(err, errPastBudget) {
+				b.finish(items, Failed, fmt.Errorf("%w: rate-limited past the retry time budget (last attempt: %w)", ErrRetriesExhausted, last), r.Attempts())
+			} else {
+				b.finish(items, Failed, b.deadlineErr(last), r.Attempts())
+			}
 			return
 		}
 		r.Begin()
@@ -428,11 +441,14 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage) {
 			return
 		}
 		retryable, after, he := classify(err)
-		if he != nil && he.StatusCode == 413 && len(items) > 1 {
+		if he != nil && len(items) > 1 && (he.StatusCode == 413 || he.StatusCode == 400 && *budget >= 2) {
+			if he.StatusCode == 400 {
+				*budget -= 2
+			}
 			half := len(items) / 2
 			sub := make([]json.RawMessage, 0, half+1)
-			b.deliver(items[:half], &sub)
-			b.deliver(items[half:], &sub)
+			b.deliver(items[:half], &sub, budget)
+			b.deliver(items[half:], &sub, budget)
 			return
 		}
 		if !retryable {
@@ -447,7 +463,7 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage) {
 		}
 		delay, ok := r.Next(time.Now(), min(after, MaxRetryAfter))
 		if !ok {
-			b.finish(items, Failed, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, r.Attempts(), err), r.Attempts())
+			b.finish(items, Failed, fmt.Errorf("%w after %d attempt(s): %w", ErrRetriesExhausted, r.Attempts(), err), r.Attempts())
 			return
 		}
 		b.mu.Lock()
@@ -497,14 +513,23 @@ func (b *batcher) rateLimited(d time.Duration) {
 	b.mu.Unlock()
 }
 
-// waitPause waits until no 429 pause is in force. It fails only on abort.
-func (b *batcher) waitPause() error {
+// errPastBudget: a 429 pause lasts past the batch's retry time budget.
+var errPastBudget = errors.New("analytics: rate-limit pause past the retry budget")
+
+// waitPause waits until no 429 pause is in force. It fails with ErrDeadline
+// on abort, and with errPastBudget, without waiting, when the pause ends
+// after deadline (the batch's retry time budget).
+func (b *batcher) waitPause(deadline time.Time) error {
 	for {
 		b.mu.Lock()
-		d := time.Until(b.pausedUntil)
+		until := b.pausedUntil
 		b.mu.Unlock()
+		d := time.Until(until)
 		if d <= 0 {
 			return nil
+		}
+		if until.After(deadline) {
+			return errPastBudget
 		}
 		if !b.sleep(d) {
 			return ErrDeadline

@@ -314,7 +314,7 @@ func TestRetryClassification(t *testing.T) {
 		status int
 		retry  bool
 	}{
-		{400, false}, {401, false}, {403, false}, {404, false}, {422, false}, {501, false}, {505, false},
+		{400, false}, {401, false}, {403, false}, {404, false}, {422, false}, {501, false}, {505, false}, {511, false},
 		{408, true}, {410, true}, {429, true}, {460, true}, {500, true}, {502, true}, {503, true}, {504, true}, {599, true},
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
@@ -676,5 +676,81 @@ func TestPanickingTransportAndCallbackDoNotStopDelivery(t *testing.T) {
 		assert.Equal(t, uint64(1), st.Delivered, "later batches go on")
 		require.Len(t, reports, 2)
 		assert.Contains(t, logs.String(), "delivery callback panicked")
+	})
+}
+
+// A 400 caused by one message is bisected until that message is isolated:
+// the others are delivered.
+func TestBadRequestIsBisectedToTheBadMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{respond: func(_ int, b *Batch) error {
+			for _, m := range b.Messages {
+				if strings.Contains(string(m), `"userId":"bad"`) {
+					return &HTTPError{StatusCode: 400}
+				}
+			}
+			return nil
+		}}
+		rec := &recorder{}
+		c := newTestClient(t, f, rec, WithBatchSize(100), WithFlushInterval(time.Hour))
+		for i := 0; i < 100; i++ {
+			m := track(i)
+			if i == 37 {
+				m.UserID = "bad"
+			}
+			require.NoError(t, c.Enqueue(m))
+		}
+		var ue *UndeliveredError
+		require.ErrorAs(t, c.Flush(context.Background()), &ue)
+		assert.Equal(t, 1, ue.Count, "only the refused message fails")
+		assert.Len(t, f.delivered(), 99)
+		assert.LessOrEqual(t, len(f.snapshot()), 1+splitBudget(100), "bisection is bounded")
+		st := c.Stats()
+		assert.Equal(t, uint64(1), st.FailedRejected)
+		assert.Equal(t, uint64(99), st.Delivered)
+		require.NoError(t, c.Close(context.Background()))
+	})
+}
+
+// When the endpoint refuses everything with 400, bisection stops within its budget.
+func TestBadRequestBisectionIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{respond: func(int, *Batch) error { return &HTTPError{StatusCode: 400} }}
+		c := newTestClient(t, f, nil, WithBatchSize(500), WithFlushInterval(time.Hour), WithDeliveryCallback(func(Report) {}))
+		enqueueN(t, c, 500)
+		var ue *UndeliveredError
+		require.ErrorAs(t, c.Flush(context.Background()), &ue)
+		assert.Equal(t, 500, ue.Count)
+		assert.LessOrEqual(t, len(f.snapshot()), 1+splitBudget(500)+1)
+		require.NoError(t, c.Close(context.Background()))
+	})
+}
+
+// A 429 asking for longer than a batch's retry time budget fails it at once
+// (ErrRetriesExhausted), and so does the pause for other batches.
+func TestRateLimitPastTheBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{respond: func(n int, _ *Batch) error {
+			if n == 1 {
+				return &HTTPError{StatusCode: 429, RetryAfter: time.Hour}
+			}
+			return nil
+		}}
+		rec := &recorder{}
+		c := newTestClient(t, f, rec, WithRetry(10, time.Minute), WithConcurrency(1))
+		enqueueN(t, c, 1)
+		start := time.Now()
+		require.Error(t, c.Flush(context.Background()))
+		assert.Zero(t, time.Since(start), "no waiting for a pause longer than the budget")
+		enqueueN(t, c, 1)
+		require.Error(t, c.Flush(context.Background()))
+		assert.Zero(t, time.Since(start))
+		errs := rec.errs(Failed)
+		require.Len(t, errs, 2)
+		for _, e := range errs {
+			assert.ErrorIs(t, e, ErrRetriesExhausted)
+		}
+		assert.Contains(t, errs[1].Error(), "rate-limited past the retry time budget")
+		require.NoError(t, c.Close(context.Background()))
 	})
 }

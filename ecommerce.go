@@ -938,11 +938,43 @@ func (e event) productElemKeys() keySet {
 	return productKeys
 }
 
-// emits reports whether key is a property of e's spec table: such a key
-// cannot be set again as a custom property.
+// emits reports whether key is a property of e's spec table, or a v1 or
+// camelCase spelling of one (id, sky, orderId, productId, imageUrl, ...):
+// such a key cannot be set again as a custom property, since a strict
+// collector would refuse the message.
 func (e event) emits(k string) bool {
-	kk, ok := keyOf(k)
+	if kk, ok := keyOf(k); ok {
+		return e.keys().has(kk)
+	}
+	switch k {
+	case "id", "sky", "orderId", "productId":
+		return true
+	}
+	kk, ok := keyOf(snakeCase(k))
 	return ok && e.keys().has(kk)
+}
+
+// snakeCase converts a camelCase name to snake_case ("imageUrl" ->
+// "image_url"); other names come back unchanged.
+func snakeCase(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			if b == nil {
+				b = append(make([]byte, 0, len(s)+4), s[:i]...)
+			}
+			b = append(b, '_', c+('a'-'A'))
+			continue
+		}
+		if b != nil {
+			b = append(b, c)
+		}
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
 }
 
 // orderID is "" for every event but the once-per-order ones (orderProps).

@@ -697,3 +697,21 @@ func BenchmarkBuildAndEncodeOrderCompleted(b *testing.B) {
 		}
 	}
 }
+
+func TestCustomV1AndCamelCaseSpellingsConflict(t *testing.T) {
+	for _, k := range []string{"orderId", "id", "sky", "productId", "checkoutId"} {
+		ev := OrderCompleted(Order{OrderID: "o1"})
+		ev.UserID = "u"
+		ev.Properties = Properties{k: "x"}
+		_, _, err := encodeMessage(ev, &stamp{newID: func() string { return "m" }, now: time.Now})
+		if !errors.Is(err, ErrPropertyConflict) {
+			t.Errorf("%q: got %v, want ErrPropertyConflict", k, err)
+		}
+	}
+	ev := OrderCompleted(Order{OrderID: "o1"})
+	ev.UserID = "u"
+	ev.Properties = Properties{"giftWrap": true, "cartId": "c1"} // not in Order Completed's table
+	if _, _, err := encodeMessage(ev, &stamp{newID: func() string { return "m" }, now: time.Now}); err != nil {
+		t.Errorf("custom keys outside the table are free: %v", err)
+	}
+}

@@ -66,7 +66,8 @@ type Track struct {
 
 	// Event is the name of the action, e.g. "Order Completed". Required.
 	Event string
-	// Properties are free-form properties. Nil: only the typed ones, if any.
+	// Properties are free-form properties, merged after the typed ones of
+	// an ecommerce constructor. Nil: only the typed ones ({} when none).
 	Properties Properties
 
 	typed typedProperties
@@ -81,7 +82,7 @@ type Identify struct {
 	Context      *Context     // nil: the client's default context only
 	Integrations Integrations // nil: omitted
 
-	Traits Traits // nil: omitted
+	Traits Traits // nil: sent as {}
 }
 
 // Page records a web page view. UserID or AnonymousID is required.
@@ -95,7 +96,7 @@ type Page struct {
 
 	Name       string     // name of the page; empty: omitted
 	Category   string     // category of the page; empty: omitted
-	Properties Properties // reserved: name, path, referrer, search, title, url, keywords; nil: omitted
+	Properties Properties // reserved: name, path, referrer, search, title, url, keywords; nil: sent as {}
 }
 
 // Screen records a mobile screen view. UserID or AnonymousID is required.
@@ -109,7 +110,7 @@ type Screen struct {
 
 	Name       string     // name of the screen; empty: omitted
 	Category   string     // category of the screen; empty: omitted
-	Properties Properties // nil: omitted
+	Properties Properties // nil: sent as {}
 }
 
 // Group associates a user with a group (company, account, ...). GroupID is
@@ -123,7 +124,7 @@ type Group struct {
 	Integrations Integrations // nil: omitted
 
 	GroupID string // required
-	Traits  Traits // nil: omitted
+	Traits  Traits // nil: sent as {}
 }
 
 // Alias merges two identities: PreviousID (the old id) and UserID (the new

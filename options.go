@@ -100,10 +100,11 @@ func newDefaultHTTPClient(concurrency int) *http.Client {
 }
 
 // WithEndpoint sets the base URL batches are posted to ({baseURL}/v1/batch;
-// a base URL that already ends in /v1 is not doubled). Default
+// a base URL that already ends in /v1 or /v1/batch is not doubled). Default
 // DefaultEndpoint (https://api.segment.io; EU workspaces use
 // https://events.eu1.segmentapis.com). A URL that is not absolute http(s)
-// with a host makes New fail with a *ConfigError. Ignored with WithTransport.
+// with a host, or that has credentials, a query or a fragment, makes New
+// fail with a *ConfigError. Ignored with WithTransport.
 func WithEndpoint(baseURL string) Option {
 	return optionFunc(func(c *config) error {
 		u, err := url.Parse(baseURL)
@@ -112,6 +113,9 @@ func WithEndpoint(baseURL string) Option {
 		}
 		if u.User != nil {
 			return &ConfigError{Option: "WithEndpoint", Reason: "credentials in the URL are not allowed; the write key is sent as Basic auth"}
+		}
+		if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+			return &ConfigError{Option: "WithEndpoint", Reason: "want a base URL without a query or fragment, got " + redactURL(baseURL)}
 		}
 		c.endpoint = baseURL
 		return nil

@@ -26,6 +26,8 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		{"relative endpoint", "k", []Option{WithEndpoint("api.segment.io")}, "WithEndpoint"},
 		{"ftp endpoint", "k", []Option{WithEndpoint("ftp://x")}, "WithEndpoint"},
 		{"endpoint with credentials", "k", []Option{WithEndpoint("https://user:pw@x")}, "WithEndpoint"},
+		{"endpoint with a query", "k", []Option{WithEndpoint("https://x.test/?a=1")}, "WithEndpoint"},
+		{"endpoint with a fragment", "k", []Option{WithEndpoint("https://x.test/#f")}, "WithEndpoint"},
 		{"nil transport", "k", []Option{WithTransport(nil)}, "WithTransport"},
 		{"nil http client", "k", []Option{WithHTTPClient(nil)}, "WithHTTPClient"},
 		{"batch size 0", "k", []Option{WithBatchSize(0)}, "WithBatchSize"},

@@ -411,7 +411,14 @@ func pageInfo(r *http.Request, fwdProto, fwdHost string) *PageInfo {
 		if r.URL.Opaque != "" { // "OPTIONS *", "CONNECT host:port"
 			path = ""
 		}
-		query = r.URL.RawQuery
+		query = withoutFragment(r.URL.RawQuery)
+		// A literal '#' in the request line (an encoded one is %23 there)
+		// starts a fragment that net/http left in the path.
+		if i := strings.IndexByte(r.RequestURI, '#'); i >= 0 {
+			if u, err := url.ParseRequestURI(r.RequestURI[:i]); err == nil && u.Opaque == "" {
+				path, query = u.EscapedPath(), u.RawQuery
+			}
+		}
 	}
 	if query != "" {
 		p.Search = clean("?"+query, maxURLBytes)
@@ -468,11 +475,20 @@ func referrer(s string) string {
 	return clean(u.String(), maxURLBytes)
 }
 
+// withoutFragment cuts a "#fragment" that a non-browser client sent in the
+// request line (servers leave it in the path or query; browsers never send it).
+func withoutFragment(s string) string {
+	if i := strings.IndexByte(s, '#'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
 func campaign(u *url.URL) *CampaignInfo {
 	if u == nil || !strings.Contains(u.RawQuery, "utm_") {
 		return nil
 	}
-	q, _ := url.ParseQuery(u.RawQuery) // keeps the well-formed pairs
+	q, _ := url.ParseQuery(withoutFragment(u.RawQuery)) // keeps the well-formed pairs
 	get := func(k string) string { return clean(q.Get(k), maxCampaignBytes) }
 	c := &CampaignInfo{
 		Name:    get("utm_campaign"),

@@ -456,3 +456,24 @@ func TestMiddlewareEndToEnd(t *testing.T) {
 	}, m.Context["page"])
 	assert.Equal(t, map[string]any{"name": "spring"}, m.Context["campaign"])
 }
+
+func TestFragmentInRequestLineIsDropped(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "http://shop.test/p?utm_campaign=spring#frag", nil)
+	c := analytics.ContextFromRequest(r)
+	require.NotNil(t, c.Page)
+	assert.Equal(t, "http://shop.test/p?utm_campaign=spring", c.Page.URL)
+	assert.Equal(t, "?utm_campaign=spring", c.Page.Search)
+	require.NotNil(t, c.Campaign)
+	assert.Equal(t, "spring", c.Campaign.Name)
+	r = httptest.NewRequest(http.MethodGet, "http://shop.test/p#frag", nil)
+	c = analytics.ContextFromRequest(r)
+	assert.Equal(t, "http://shop.test/p", c.Page.URL)
+	assert.Equal(t, "/p", c.Page.Path)
+}
+
+func TestEncodedHashInPathIsKept(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "http://shop.test/tags/c%23?q=1", nil)
+	c := analytics.ContextFromRequest(r)
+	assert.Equal(t, "/tags/c%23", c.Page.Path)
+	assert.Equal(t, "http://shop.test/tags/c%23?q=1", c.Page.URL)
+}

@@ -87,8 +87,8 @@ func batchBodySize(count, msgBytes, keyLen int) int {
 
 // HTTPError is a response other than 2xx, or a 2xx whose JSON body says
 // "ok": false (Jitsu's way of refusing events). The client retries 5xx
-// (except 501 and 505), 408, 410, 429 and 460, and gives up on every other
-// status.
+// (except 501, 505 and 511), 408, 410, 429 and 460, splits a batch on 413
+// and 400, and gives up on every other status.
 type HTTPError struct {
 	StatusCode int
 	// RetryAfter is the delay the server asked for (Retry-After in seconds
@@ -118,7 +118,7 @@ func (e *HTTPError) retryable() bool {
 	switch c := e.StatusCode; {
 	case c == 408, c == 410, c == 429, c == 460:
 		return true
-	case c == 501, c == 505:
+	case c == 501, c == 505, c == 511: // 511: network authentication (OAuth), not supported
 		return false
 	case c >= 500:
 		return true
@@ -159,9 +159,10 @@ func newHTTPTransport(c *config) *httpTransport {
 }
 
 // batchURL returns {baseURL}/v1/batch. A base URL that already ends in /v1
-// (as the EU host is often written) is not doubled.
+// (as the EU host is often written) or /v1/batch is not doubled.
 func batchURL(baseURL string) string {
 	u := strings.TrimRight(baseURL, "/")
+	u = strings.TrimSuffix(u, "/v1/batch")
 	u = strings.TrimSuffix(u, "/v1")
 	return u + "/v1/batch"
 }

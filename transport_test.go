@@ -290,6 +290,7 @@ func TestBatchURL(t *testing.T) {
 		"https://api.segment.io/":                   "https://api.segment.io/v1/batch",
 		"https://events.eu1.segmentapis.com/v1":     "https://events.eu1.segmentapis.com/v1/batch",
 		"https://events.eu1.segmentapis.com/v1/":    "https://events.eu1.segmentapis.com/v1/batch",
+		"https://api.segment.io/v1/batch":           "https://api.segment.io/v1/batch",
 		"http://127.0.0.1:8080/collect":             "http://127.0.0.1:8080/collect/v1/batch",
 		"https://hosted.rudderlabs.com/proxy/v1api": "https://hosted.rudderlabs.com/proxy/v1api/v1/batch",
 	} {

@@ -49,6 +49,9 @@ func (s *State) Begin() {
 	s.charged++
 }
 
+// Deadline returns the end of the batch's time budget.
+func (s *State) Deadline() time.Time { return s.start.Add(s.p.MaxTime) }
+
 // Attempts returns the number of attempts made.
 func (s *State) Attempts() int { return s.attempts }
 
