@@ -20,9 +20,10 @@
 // goroutine cuts batches by count (WithBatchSize), by bytes (500,000 bytes
 // at most) and by time (WithFlushInterval), and uploader goroutines
 // (WithConcurrency) post them to {endpoint}/v1/batch, retrying network
-// errors, 5xx (not 501/505), 408, 410, 429 and 460 with jittered
-// exponential backoff; a 429's Retry-After pauses every upload; a 413
-// splits the batch. Flush delivers everything enqueued before it; Close
+// errors, 5xx (not 501/505/511), 408, 410, 429 and 460 with jittered
+// exponential backoff; a 429's Retry-After pauses every upload; a 413 or
+// a 400 splits the batch (a 400 within a bounded number of requests, to
+// isolate the message the endpoint refuses). Flush delivers everything enqueued before it; Close
 // stops intake and delivers the rest.
 //
 // # Delivery guarantees
