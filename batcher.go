@@ -549,8 +549,8 @@ func (b *batcher) sleep(d time.Duration) bool {
 	}
 }
 
-// finish records the outcome of items, releases their queue space and any
-// Flush waiting for them, and reports them.
+// finish records the outcome of items, releases their queue space, reports
+// them, and then releases any Flush or Close waiting for them.
 func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 	if len(items) == 0 {
 		return
@@ -573,7 +573,6 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 		}
 		b.queued--
 		b.queuedBytes -= len(items[i].data)
-		b.gens[items[i].gen-b.baseGen].open--
 		if items[i].seg != 0 && !keep {
 			b.spool.done(items[i].seg, items[i].rec)
 		}
@@ -606,11 +605,18 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 		b.recordFailure(err)
 	}
 	b.updateFull()
-	b.advance()
 	b.mu.Unlock()
 	if wantInfos {
 		b.report(Report{Outcome: o, Messages: infos, Err: err, Attempts: attempts})
 	}
+	// Only now release the Flush and Close calls waiting for these messages:
+	// when they return, the callback has been told.
+	b.mu.Lock()
+	for i := range items {
+		b.gens[items[i].gen-b.baseGen].open--
+	}
+	b.advance()
+	b.mu.Unlock()
 }
 
 // recordFailure keeps err as a reason for Flush and Close errors, once per

@@ -754,3 +754,25 @@ func TestRateLimitPastTheBudget(t *testing.T) {
 		require.NoError(t, c.Close(context.Background()))
 	})
 }
+
+// Flush returns only after the delivery callback has been told the outcome
+// of every message it waited for.
+func TestFlushReturnsAfterTheCallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		f := &fake{}
+		c := newTestClient(t, f, nil, WithDeliveryCallback(func(Report) { <-release }))
+		enqueueN(t, c, 3)
+		done := make(chan error, 1)
+		go func() { done <- c.Flush(context.Background()) }()
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("Flush returned while the callback was still running")
+		default:
+		}
+		close(release)
+		require.NoError(t, <-done)
+		require.NoError(t, c.Close(context.Background()))
+	})
+}
