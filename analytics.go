@@ -134,7 +134,8 @@ func (c *Client) Enqueue(msg Message) error {
 
 // Flush sends every message enqueued before the call without waiting for
 // the flush interval, and returns once each of them is delivered or has
-// failed, or ctx ends (returning ctx.Err()). It returns an
+// failed, or ctx ends (returning ctx.Err()); by then the delivery callback
+// has been told each of those outcomes. It returns an
 // *UndeliveredError if messages failed while it waited (each also reported
 // to the delivery callback), and ErrClosed after Close.
 func (c *Client) Flush(ctx context.Context) error {
