@@ -84,6 +84,7 @@ func FuzzHTTPResponse(f *testing.F) {
 	f.Add(999, "1e9", "\xff\xfe")
 	f.Add(100, "NaN", "")
 	f.Add(200, "", `{"ok":false,"errors":["x"]}`)
+	f.Add(511, "", "")
 	f.Fuzz(func(t *testing.T, code int, retryAfter, body string) {
 		if code < 100 || code > 999 {
 			return
@@ -111,7 +112,7 @@ func FuzzHTTPResponse(f *testing.F) {
 			t.Fatalf("bad HTTPError %+v", he)
 		}
 		retry, _, _ := classify(err)
-		want := code == 408 || code == 410 || code == 429 || code == 460 || (code >= 500 && code != 501 && code != 505)
+		want := code == 408 || code == 410 || code == 429 || code == 460 || (code >= 500 && code != 501 && code != 505 && code != 511)
 		if retry != want {
 			t.Fatalf("status %d: retry=%v", code, retry)
 		}
