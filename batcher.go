@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tracklane/analytics/internal/jsonw"
 	"github.com/tracklane/analytics/internal/retry"
 )
 
@@ -176,9 +175,7 @@ func newBatcher(cfg *config, report func(Report), sp *spool, recs []recovered) *
 		b.flushReq = true // send them now, without waiting for the interval
 		b.wake <- struct{}{}
 	}
-	if cfg.writeKey != "" {
-		b.keyLen = len(jsonw.AppendString(nil, cfg.writeKey))
-	}
+	b.keyLen = quotedKeyLen(cfg.writeKey)
 	b.maxMessage = min(MaxMessageBytes, cfg.batchBytes-batchBodySize(1, 0, b.keyLen))
 	b.runCtx, b.abort = context.WithCancel(context.Background())
 	b.wg.Add(1 + cfg.concurrency)

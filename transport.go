@@ -72,8 +72,18 @@ func (b *Batch) AppendJSON(dst []byte, writeKey string) []byte {
 	return append(dst, '}')
 }
 
+// quotedKeyLen is the length of the write key as written in a batch body
+// (0 when the key is empty, and so left out).
+func quotedKeyLen(writeKey string) int {
+	if writeKey == "" {
+		return 0
+	}
+	return len(jsonw.AppendString(nil, writeKey))
+}
+
 // batchBodySize returns len(b.AppendJSON(nil, writeKey)) for a batch whose
-// messages add up to msgBytes bytes, without building it.
+// messages add up to msgBytes bytes, without building it; keyLen is
+// quotedKeyLen(writeKey).
 func batchBodySize(count, msgBytes, keyLen int) int {
 	n := len(`{"batch":[`) + msgBytes + len(`],"sentAt":"2006-01-02T15:04:05.000Z"}`)
 	if count > 1 {
@@ -142,6 +152,7 @@ type httpTransport struct {
 	gzip     bool
 	now      func() time.Time
 	ownsHTTP bool // the client was made by New: close its idle connections on Close
+	keyLen   int  // quotedKeyLen(writeKey)
 
 	bufs bufferList // request bodies, reused (sync.Pool would drop them at every GC)
 	gzws sync.Pool  // *gzip.Writer
@@ -155,6 +166,7 @@ func newHTTPTransport(c *config) *httpTransport {
 		writeKey: c.writeKey,
 		gzip:     c.gzip,
 		now:      c.now,
+		keyLen:   quotedKeyLen(c.writeKey),
 	}
 }
 
@@ -229,7 +241,7 @@ func (t *httpTransport) Send(ctx context.Context, batch *Batch) error {
 	for _, m := range batch.Messages {
 		size += len(m)
 	}
-	size = batchBodySize(len(batch.Messages), size, len(t.writeKey)+2+len(t.writeKey)/2)
+	size = batchBodySize(len(batch.Messages), size, t.keyLen)
 	buf := t.bufs.get(size)
 	*buf = batch.AppendJSON(*buf, t.writeKey)
 	var contentEncoding string
