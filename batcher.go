@@ -23,6 +23,7 @@ type item struct {
 	seg  uint64 // spool segment holding the message; 0 without a spool
 	rec  uint32 // index of the message's record in seg
 	slab *slab  // the slab data is carved from; nil for messages read from the spool
+	done func(Report) // EnqueueEncoded's per-message callback, or nil
 }
 
 // slab is a block of memory that holds the encodings of many messages, so
@@ -127,6 +128,7 @@ type batcher struct {
 	slab         *slab     // the slab new messages are copied into
 	freeSlabs    []*slab   // emptied slabs kept for reuse
 	freeBatches  [][]item  // delivered batch slices kept for reuse
+	room         chan struct{} // closed when queue space frees
 
 	wake    chan struct{} // size 1: a batch is full, or a flush was asked for
 	closing chan struct{} // closed by close: drain and stop
@@ -602,7 +604,16 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 		b.recordFailure(err)
 	}
 	b.updateFull()
+	if b.room != nil {
+		close(b.room)
+		b.room = nil
+	}
 	b.mu.Unlock()
+	for i := range items {
+		if d := items[i].done; d != nil {
+			d(Report{Outcome: o, Messages: []MessageInfo{items[i].info}, Err: err, Attempts: attempts})
+		}
+	}
 	if wantInfos {
 		b.report(Report{Outcome: o, Messages: infos, Err: err, Attempts: attempts})
 	}
@@ -747,6 +758,16 @@ func (b *batcher) stats() Stats {
 	s.Queued = b.queued
 	s.QueuedBytes = b.queuedBytes
 	return s
+}
+
+// roomChan returns a channel closed when queue space is next freed.
+func (b *batcher) roomChan() chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.room == nil {
+		b.room = make(chan struct{})
+	}
+	return b.room
 }
 
 // refuseFull counts a message refused by Enqueue's pre-check and returns
