@@ -19,10 +19,10 @@ import (
 type item struct {
 	data []byte
 	info MessageInfo
-	gen  uint64 // flush generation, see batcher.gens
-	seg  uint64 // spool segment holding the message; 0 without a spool
-	rec  uint32 // index of the message's record in seg
-	slab *slab  // the slab data is carved from; nil for messages read from the spool
+	gen  uint64       // flush generation, see batcher.gens
+	seg  uint64       // spool segment holding the message; 0 without a spool
+	rec  uint32       // index of the message's record in seg
+	slab *slab        // the slab data is carved from; nil for messages read from the spool
 	done func(Report) // EnqueueEncoded's per-message callback, or nil
 }
 
@@ -120,14 +120,14 @@ type batcher struct {
 	gens         []genCount  // open counts of generations baseGen, baseGen+1, ...
 	baseGen      uint64
 	waiters      []flushWaiter
-	pausedUntil  time.Time // a 429 pauses every upload until then
-	st           Stats     // outcome counters (Enqueued, Delivered, Failed*, RefusedQueueFull, RefusedClosed, ...)
-	failSeq      uint64    // number of failed finish calls so far
-	failErrs     []failure // the reasons of the latest failures, for Flush and Close errors
-	spool        *spool    // nil without WithSpool
-	slab         *slab     // the slab new messages are copied into
-	freeSlabs    []*slab   // emptied slabs kept for reuse
-	freeBatches  [][]item  // delivered batch slices kept for reuse
+	pausedUntil  time.Time     // a 429 pauses every upload until then
+	st           Stats         // outcome counters (Enqueued, Delivered, Failed*, RefusedQueueFull, RefusedClosed, ...)
+	failSeq      uint64        // number of failed finish calls so far
+	failErrs     []failure     // the reasons of the latest failures, for Flush and Close errors
+	spool        *spool        // nil without WithSpool
+	slab         *slab         // the slab new messages are copied into
+	freeSlabs    []*slab       // emptied slabs kept for reuse
+	freeBatches  [][]item      // delivered batch slices kept for reuse
 	room         chan struct{} // closed when queue space frees
 
 	wake    chan struct{} // size 1: a batch is full, or a flush was asked for
