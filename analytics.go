@@ -3,13 +3,14 @@ package analytics
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/tracklane/analytics/internal/jsonw"
 )
 
 // Client batches messages and delivers them to a Segment-compatible
@@ -18,11 +19,9 @@ import (
 type Client struct {
 	cfg   *config
 	stamp stamp
+	led   ledger
+	log   *safeLogger
 	b     *batcher
-
-	refusedInvalid  atomic.Uint64
-	refusedTooLarge atomic.Uint64
-	spoolCorrupt    atomic.Uint64
 
 	closeOnce sync.Once
 	closeDone chan struct{}
@@ -30,9 +29,11 @@ type Client struct {
 }
 
 // New returns a started client that sends with writeKey. It fails with a
-// *ConfigError when writeKey is empty or not valid UTF-8 (unless a custom
-// transport is given with WithTransport) or when an option is invalid. The
-// write key never appears in errors or logs.
+// *ConfigError when writeKey is empty (unless a custom transport is given
+// with WithTransport), is only whitespace, has whitespace around it, holds
+// a line break or another control character, or is not valid UTF-8, and
+// when an option is invalid (a nil Option included). The write key never
+// appears in errors or logs.
 func New(writeKey string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig(writeKey)
 	for _, o := range opts {
@@ -43,13 +44,12 @@ func New(writeKey string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if cfg.transport == nil {
-		switch {
-		case writeKey == "":
-			return nil, &ConfigError{Option: "New", Reason: "write key is empty"}
-		case !utf8.ValidString(writeKey) || strings.ContainsAny(writeKey, "\r\n"):
-			return nil, &ConfigError{Option: "New", Reason: "write key is not a valid string"}
+	if writeKey != "" || cfg.transport == nil {
+		if reason := checkWriteKey(writeKey); reason != "" {
+			return nil, &ConfigError{Option: "New", Reason: reason}
 		}
+	}
+	if cfg.transport == nil {
 		owns := cfg.httpClient == nil
 		if owns {
 			cfg.httpClient = newDefaultHTTPClient(cfg.concurrency)
@@ -66,67 +66,184 @@ func New(writeKey string, opts ...Option) (*Client, error) {
 			defCtx:   cfg.defaultContext,
 			orderIDs: cfg.orderIDs,
 		},
+		log:       &safeLogger{l: cfg.logger, red: newRedactor(writeKey)},
 		closeDone: make(chan struct{}),
 	}
-	var sp *spool
-	var recs []recovered
+	var jr journal
+	var recs []replayed
 	if cfg.spoolDir != "" {
 		var corrupt int
 		var err error
-		sp, recs, corrupt, err = openSpool(cfg.spoolDir, cfg.spoolMaxBytes)
+		jr, recs, corrupt, err = openJournal(cfg.spoolDir, cfg.spoolMaxBytes)
 		if err != nil {
 			return nil, err
 		}
 		if corrupt > 0 {
-			c.spoolCorrupt.Store(uint64(corrupt))
+			c.led.spoolCorrupt.Store(uint64(corrupt)) //nolint:gosec // G115: a count
 			err := fmt.Errorf("%w: %d segment(s) in %s; their valid records are delivered", ErrSpoolCorrupt, corrupt, cfg.spoolDir)
-			cfg.logger.Warn(err.Error())
-			c.report(Report{Outcome: Failed, Err: err})
+			c.log.log(slog.LevelWarn, err.Error())
+			if cfg.callback != nil {
+				(&reporter{log: c.log}).call(cfg.callback, Report{Outcome: Failed, Err: err})
+			}
 		}
 	}
-	c.b = newBatcher(cfg, c.report, sp, recs)
+	c.b = newBatcher(cfg, &c.led, c.log, jr, recs)
 	return c, nil
+}
+
+// checkWriteKey says what is wrong with a write key, or "".
+func checkWriteKey(k string) string {
+	switch {
+	case k == "":
+		return "write key is empty"
+	case !utf8.ValidString(k):
+		return "write key is not valid UTF-8"
+	case strings.TrimSpace(k) == "":
+		return "write key is only whitespace"
+	case strings.ContainsAny(k, "\r\n"):
+		return "write key contains a line break (read from a file with its newline?)"
+	case strings.TrimSpace(k) != k:
+		return "write key has whitespace around it"
+	case strings.IndexFunc(k, unicode.IsControl) >= 0:
+		return "write key contains a control character"
+	}
+	return ""
 }
 
 // Enqueue validates msg, stamps its messageId, timestamp and
 // context.library, encodes it and queues it for delivery. It never blocks
-// and never panics. It refuses the message, with an error saying why, when
-// msg is invalid (*ValidationError; ErrNilMessage), when its encoding is over
-// 32,000 bytes (*TooLargeError, ErrMessageTooLarge), when the queue is full
-// (ErrQueueFull) or when the client is closed (ErrClosed). A refused message
-// affects no other message; it is counted in Stats and reported to the
-// delivery callback. An accepted message ends delivered or reported failed.
+// and never panics, whatever msg holds (a MarshalJSON that panics
+// included). It refuses the message, with an error saying why, when msg is
+// invalid (*ValidationError; ErrNilMessage), when its encoding is over
+// 32,000 bytes (*TooLargeError, ErrMessageTooLarge), when the queue is at
+// a bound (*QueueFullError, which matches ErrQueueFull and names the
+// bound), when the spool cannot be written (ErrSpool) or when the client
+// is closed (ErrClosed). A refused message affects no other message; it is
+// counted in Stats and reported to the delivery callback (from Enqueue's
+// goroutine). An accepted message ends delivered or reported failed.
 //
 // Enqueue reads msg and does not keep it: the caller may reuse it after the
 // call returns.
 func (c *Client) Enqueue(msg Message) error {
-	if c.b.full() {
-		// Refuse at once: encoding a message that cannot be queued is waste.
-		err := c.b.refuseFull()
-		c.report(Report{Outcome: Refused, Err: err, Messages: []MessageInfo{infoOf(msg, "")}})
-		return err
+	return c.enqueue(context.Background(), msg, false)
+}
+
+// EnqueueContext is Enqueue for bulk senders (backfills, batch jobs): when
+// the queue is at its bound, it waits for room, first come first served,
+// woken as deliveries free space, until ctx ends; then it returns a
+// *QueueFullError that matches both ErrQueueFull and ctx.Err(). It never
+// waits on a closed or closing client (ErrClosed at once, and a waiting
+// call returns ErrClosed when Close is called). A nil ctx is
+// context.Background(). Every other refusal is Enqueue's.
+func (c *Client) EnqueueContext(ctx context.Context, msg Message) error {
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	w, id, err := encodeWriter(msg, &c.stamp)
-	if err != nil {
-		var tl *TooLargeError
-		if errors.As(err, &tl) {
-			c.refusedTooLarge.Add(1)
-		} else {
-			c.refusedInvalid.Add(1)
+	return c.enqueue(ctx, msg, true)
+}
+
+func (c *Client) enqueue(ctx context.Context, msg Message, wait bool) error {
+	if !wait {
+		if err := c.b.q.precheck(); err != nil {
+			// Refuse at once: encoding a message that cannot be queued is waste.
+			return c.refuse(msg, "", err)
 		}
-		c.report(Report{Outcome: Refused, Err: err, Messages: []MessageInfo{infoOf(msg, "")}})
-		return err
+	}
+	w, id, err := c.encodeSafe(msg)
+	if err != nil {
+		return c.refuse(msg, "", err)
 	}
 	defer putWriter(w)
 	if max := c.b.maxMessage; len(w.Buf) > max {
-		err := &TooLargeError{Size: len(w.Buf), Limit: max}
-		c.refusedTooLarge.Add(1)
-		c.report(Report{Outcome: Refused, Err: err, Messages: []MessageInfo{infoOf(msg, "")}})
-		return err
+		return c.refuse(msg, "", &TooLargeError{Size: len(w.Buf), Limit: max})
 	}
 	info := infoOf(msg, id)
-	if err := c.b.add(item{data: w.Buf, info: info}); err != nil {
-		c.report(Report{Outcome: Refused, Err: err, Messages: []MessageInfo{info}})
+	if err := c.b.accept(ctx, w.Buf, info, nil, wait); err != nil {
+		return c.refuse(msg, id, err)
+	}
+	return nil
+}
+
+// refuse counts and reports a refusal and returns err.
+func (c *Client) refuse(msg Message, id string, err error) error {
+	c.led.refused(err)
+	if c.cfg.callback != nil {
+		c.b.rep.call(c.cfg.callback, Report{Outcome: Refused, Err: err, Messages: []MessageInfo{infoOf(msg, id)}})
+	}
+	return err
+}
+
+// encodeSafe is encodeWriter with the user's code contained: a panic in a
+// MarshalJSON, in the WithMessageIDs function or in the WithClock function
+// becomes a *ValidationError, and what those functions made is checked like
+// a value set by hand.
+func (c *Client) encodeSafe(msg Message) (w *jsonw.Writer, id string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			w, id = nil, ""
+			err = &ValidationError{Type: infoOf(msg, "").Type, Event: infoOf(msg, "").Event,
+				Err: fmt.Errorf("%w: a value's encoding panicked: %v", ErrInvalidValue, c.log.red.string(fmt.Sprint(v)))}
+		}
+	}()
+	return encodeWriter(msg, &c.stamp)
+}
+
+// Encoded is a message validated, stamped and encoded exactly as Enqueue
+// sends it, for storing it elsewhere first (the outbox) and queueing it
+// later with EnqueueEncoded.
+type Encoded struct {
+	// Data is the message's JSON encoding, exactly the bytes sent.
+	Data []byte
+	// Info identifies the message (MessageID, Type, Event).
+	Info MessageInfo
+}
+
+// Encode validates msg and stamps and encodes it as Enqueue does (the same
+// errors, the same bytes), without queueing, counting or reporting it.
+func (c *Client) Encode(msg Message) (Encoded, error) {
+	w, id, err := c.encodeSafe(msg)
+	if err != nil {
+		return Encoded{}, err
+	}
+	defer putWriter(w)
+	if max := c.b.maxMessage; len(w.Buf) > max {
+		return Encoded{}, &TooLargeError{Size: len(w.Buf), Limit: max}
+	}
+	return Encoded{Data: append([]byte(nil), w.Buf...), Info: infoOf(msg, id)}, nil
+}
+
+// EnqueueEncoded queues a message encoded by Encode (possibly by another
+// process or an earlier run), waiting for room as EnqueueContext does. done,
+// when not nil, is called exactly once with the message's final outcome
+// (Delivered; Failed, with Err wrapping ErrRejected, ErrRetriesExhausted or
+// ErrDeadline; or Spooled) from a client goroutine, after the delivery
+// callback; it must not call Flush or Close. done is not called when
+// EnqueueEncoded returns an error, nor for reports dropped when Close's
+// context ended first. Data that is not a JSON object with a messageId is
+// refused with a *ValidationError wrapping ErrInvalidValue; over the size
+// limit, with a *TooLargeError. Refusals are counted and reported as
+// Enqueue's are.
+func (c *Client) EnqueueEncoded(ctx context.Context, e Encoded, done func(Report)) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var err error
+	switch {
+	case len(e.Data) == 0 || e.Data[0] != '{' || !json.Valid(e.Data):
+		err = &ValidationError{Type: e.Info.Type, Event: e.Info.Event, Err: fmt.Errorf("%w: Encoded.Data is not a JSON object", ErrInvalidValue)}
+	case len(e.Data) > c.b.maxMessage:
+		err = &TooLargeError{Size: len(e.Data), Limit: c.b.maxMessage}
+	case e.Info.MessageID == "":
+		err = &ValidationError{Type: e.Info.Type, Event: e.Info.Event, Field: "messageId", Err: fmt.Errorf("%w: Encoded.Info.MessageID is empty", ErrInvalidValue)}
+	}
+	if err == nil {
+		err = c.b.accept(ctx, e.Data, e.Info, done, true)
+	}
+	if err != nil {
+		c.led.refused(err)
+		if c.cfg.callback != nil {
+			c.b.rep.call(c.cfg.callback, Report{Outcome: Refused, Err: err, Messages: []MessageInfo{e.Info}})
+		}
 		return err
 	}
 	return nil
@@ -135,27 +252,40 @@ func (c *Client) Enqueue(msg Message) error {
 // Flush sends every message enqueued before the call without waiting for
 // the flush interval, and returns once each of them is delivered or has
 // failed, or ctx ends (returning ctx.Err()); by then the delivery callback
-// has been told each of those outcomes. It returns an
-// *UndeliveredError if messages failed while it waited (each also reported
-// to the delivery callback), and ErrClosed after Close.
+// has been told each of those outcomes. It returns an *UndeliveredError if
+// messages failed while it waited (each also reported to the delivery
+// callback), and ErrClosed after Close. A nil ctx is context.Background().
 func (c *Client) Flush(ctx context.Context) error {
 	return c.b.flush(ctx)
 }
 
 // Close stops intake (Enqueue returns ErrClosed from the moment Close is
-// called), then delivers what is queued, retrying as configured, until
-// everything has an outcome or ctx ends. When ctx ends first, in-flight
-// uploads are cancelled and every undelivered message is failed with
-// ErrDeadline. Close returns nil when every message queued at the call was
-// delivered, else an *UndeliveredError counting the messages that failed
-// during Close (each also reported to the delivery callback); failures
-// reported before Close (by Flush, the callback, Stats) are not counted
-// again. All goroutines of the
-// client have stopped when Close returns.
+// called, and waiting EnqueueContext calls return ErrClosed), then delivers
+// what is queued, retrying as configured, until everything has an outcome
+// or ctx ends. When ctx ends first, in-flight uploads are cancelled and
+// every undelivered message is failed with ErrDeadline (or, with
+// WithSpool, kept on disk); Close returns within a few milliseconds of
+// ctx's end. A nil ctx is context.Background().
+//
+// Close returns nil when every message queued at the call was delivered,
+// else an *UndeliveredError: one line that counts the messages that failed
+// during Close by reason, with the reasons behind errors.As and errors.Is.
+// Failures reported before Close (by Flush, the callback, Stats) are not
+// counted again. Without a delivery callback, Close logs one summary line
+// of its failures.
+//
+// All goroutines of the client have stopped when Close returns, except
+// that of a delivery callback still running when ctx ended (it exits when
+// the callback returns; the reports it has not taken are dropped, and
+// their messages are counted in Stats and in Close's error) and an upload
+// whose Transport ignores its ctx.
 //
 // Close is idempotent: later and concurrent calls wait for the first to
 // finish (or their own ctx to end) and return its result.
 func (c *Client) Close(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	first := false
 	c.closeOnce.Do(func() { first = true })
 	if first {
@@ -171,13 +301,12 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 }
 
-// Stats returns a snapshot of the client's counters.
+// Stats returns a snapshot of the client's counters, all read from one
+// ledger: Enqueued == Delivered + Failed + Spooled + Queued in every
+// snapshot.
 func (c *Client) Stats() Stats {
-	s := c.b.stats()
-	s.RefusedInvalid = c.refusedInvalid.Load()
-	s.RefusedTooLarge = c.refusedTooLarge.Load()
-	s.SpoolCorrupt = c.spoolCorrupt.Load()
-	s.Refused = s.RefusedInvalid + s.RefusedTooLarge + s.RefusedQueueFull + s.RefusedClosed + s.RefusedSpool
+	s := c.led.snapshot()
+	s.MaxQueued, s.MaxQueuedBytes = c.cfg.maxQueueMessages, c.cfg.maxQueueBytes
 	return s
 }
 
@@ -202,13 +331,17 @@ type Stats struct {
 
 	Recovered    uint64 // messages read back from the spool at start-up (also in Enqueued)
 	SpoolCorrupt uint64 // spool segments whose torn or corrupt tail was skipped at start-up
+	SpoolLost    uint64 // messages lost to spool corruption at start-up, each reported (ErrSpoolCorrupt)
 
-	Queued      int // accepted, without an outcome yet (queued, in flight, waiting to retry)
-	QueuedBytes int // encoded bytes of the Queued messages
+	Queued         int // accepted, without an outcome yet (queued, in flight, waiting to retry)
+	QueuedBytes    int // encoded bytes of the Queued messages
+	MaxQueued      int // the WithMaxQueue message bound
+	MaxQueuedBytes int // the WithMaxQueue byte bound
 
-	Batches     uint64 // batches delivered
-	Retries     uint64 // upload attempts that were retried
-	RateLimited uint64 // 429 answers
+	Batches       uint64 // batches delivered
+	Retries       uint64 // upload attempts that were retried
+	RateLimited   uint64 // 429 answers
+	SplitRequests uint64 // extra uploads spent on split batches (413, and 400 bisection)
 }
 
 // Outcome is what became of a message.
@@ -280,33 +413,4 @@ func infoOf(m Message, id string) MessageInfo {
 		return MessageInfo{MessageID: id, Type: "alias"}
 	}
 	return MessageInfo{MessageID: id}
-}
-
-// infoFromJSON reads the identity of a message read back from the spool.
-func infoFromJSON(data []byte) MessageInfo {
-	var m struct {
-		MessageID string `json:"messageId"`
-		Type      string `json:"type"`
-		Event     string `json:"event"`
-	}
-	_ = json.Unmarshal(data, &m) // written by encodeMessage: always valid
-	return MessageInfo{MessageID: m.MessageID, Type: m.Type, Event: m.Event}
-}
-
-// report sends r to the callback, or logs failures when there is none.
-func (c *Client) report(r Report) {
-	if c.cfg.callback != nil {
-		defer func() {
-			if v := recover(); v != nil { // a bug in the callback must not stop delivery
-				c.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "analytics: delivery callback panicked",
-					slog.String("panic", fmt.Sprint(v)), slog.String("outcome", r.Outcome.String()))
-			}
-		}()
-		c.cfg.callback(r)
-		return
-	}
-	if r.Outcome == Failed {
-		c.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "analytics: messages not delivered",
-			slog.Int("count", len(r.Messages)), slog.Int("attempts", r.Attempts), slog.String("error", r.Err.Error()))
-	}
 }

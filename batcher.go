@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -15,120 +14,38 @@ import (
 	"github.com/tracklane/analytics/internal/retry"
 )
 
-// item is one accepted message.
-type item struct {
-	data []byte
-	info MessageInfo
-	gen  uint64       // flush generation, see batcher.gens
-	seg  uint64       // spool segment holding the message; 0 without a spool
-	rec  uint32       // index of the message's record in seg
-	slab *slab        // the slab data is carved from; nil for messages read from the spool
-	done func(Report) // EnqueueEncoded's per-message callback, or nil
-}
-
-// slab is a block of memory that holds the encodings of many messages, so
-// that Enqueue allocates nothing per message: a slab returns to slabPool
-// once every message in it has an outcome (to the batcher's free list). (Transports must not keep a
-// batch after Send returns, so no one else can still read it.)
-type slab struct {
-	buf  []byte
-	refs int // messages carved from buf without an outcome yet
-}
-
-const slabSize = 256 << 10
-
-// maxFreeSlabs bounds the emptied slabs a client keeps for reuse.
-const maxFreeSlabs = 4
-
-// copyIn copies data into the current slab. Called with mu held.
-func (b *batcher) copyIn(data []byte) ([]byte, *slab) {
-	s := b.slab
-	if s == nil || cap(s.buf)-len(s.buf) < len(data) {
-		if s != nil && s.refs == 0 {
-			b.freeSlab(s)
-		}
-		if n := len(b.freeSlabs); n > 0 {
-			s = b.freeSlabs[n-1]
-			b.freeSlabs = b.freeSlabs[:n-1]
-		} else {
-			s = &slab{buf: make([]byte, 0, slabSize)}
-		}
-		s.buf, s.refs = s.buf[:0], 0
-		b.slab = s
-	}
-	off := len(s.buf)
-	s.buf = append(s.buf, data...)
-	s.refs++
-	return s.buf[off:len(s.buf):len(s.buf)], s
-}
-
-// releaseSlab drops one message's reference to s. Called with mu held.
-func (b *batcher) releaseSlab(s *slab) {
-	if s.refs--; s.refs == 0 && s != b.slab {
-		b.freeSlab(s)
-	}
-}
-
-// freeSlab keeps an emptied slab for reuse, up to maxFreeSlabs. Called with mu held.
-func (b *batcher) freeSlab(s *slab) {
-	if len(b.freeSlabs) < maxFreeSlabs {
-		b.freeSlabs = append(b.freeSlabs, s)
-	}
-}
-
-// failure is the reason of one failed finish call.
-type failure struct {
-	seq uint64
-	err error
-}
-
-// maxFailures bounds the failure reasons kept for Flush and Close errors.
-const maxFailures = 8
-
-// genCount counts the unfinished messages of one flush generation.
-type genCount struct {
-	open int
-}
-
-type flushWaiter struct {
-	gen  uint64 // released once every generation below gen is finished
-	done chan struct{}
-}
-
-// batcher owns the queue, batch assembly and delivery. Enqueue appends to
-// pending under mu; one dispatcher goroutine cuts batches and hands them to
-// cfg.concurrency uploader goroutines, which retry and account.
+// batcher runs delivery. State is split by owner, and no lock is held
+// across file or network I/O:
+//   - queue: intake, the bounds and their waiters, pending messages (its lock);
+//   - tracker: flush generations (its lock, nested in the queue's);
+//   - the dispatcher goroutine: batch assembly (the held-back partial batch);
+//   - the uploader goroutines: one batch each, its attempts and splits,
+//     decided by the delivery policy (decide);
+//   - the ledger: every counter (atomics);
+//   - the reporter goroutine: the delivery callback and the failure log;
+//   - the journal (optional): its own lock.
+//
+// Flush and Close are requests: they mark a generation, wake the
+// dispatcher, and wait for the generation (or their ctx).
 type batcher struct {
 	cfg        *config
-	report     func(Report)
-	transport  Transport
+	led        *ledger
+	q          *queue
+	tr         *tracker
+	jr         journal // nil without WithSpool
+	up         attempter
+	rep        *reporter
+	log        *safeLogger
+	red        redactor
 	policy     retry.Policy
 	maxMessage int // largest encoded message that fits a batch alone
 	keyLen     int // length of the quoted write key in a batch body
 
-	mu           sync.Mutex
-	pending      []item // accepted, not yet cut into a batch
-	spare        []item // the dispatcher's previous pending buffer, for reuse
-	pendingBytes int
-	carryN       int // messages the dispatcher took but holds back as a partial batch
-	carryBytes   int // their bytes (+1 each, as pendingBytes)
-	flushReq     bool
-	closed       bool
-	queued       int // accepted without an outcome
-	queuedBytes  int
-	isFull       atomic.Bool // no message can fit: queued or queuedBytes at its bound
-	gens         []genCount  // open counts of generations baseGen, baseGen+1, ...
-	baseGen      uint64
-	waiters      []flushWaiter
-	pausedUntil  time.Time     // a 429 pauses every upload until then
-	st           Stats         // outcome counters (Enqueued, Delivered, Failed*, RefusedQueueFull, RefusedClosed, ...)
-	failSeq      uint64        // number of failed finish calls so far
-	failErrs     []failure     // the reasons of the latest failures, for Flush and Close errors
-	spool        *spool        // nil without WithSpool
-	slab         *slab         // the slab new messages are copied into
-	freeSlabs    []*slab       // emptied slabs kept for reuse
-	freeBatches  [][]item      // delivered batch slices kept for reuse
-	room         chan struct{} // closed when queue space frees
+	pausedUntil atomic.Int64 // a 429 pauses every upload until then (Unix ns)
+	fails       failLog
+
+	batchesMu   sync.Mutex
+	freeBatches [][]item // delivered batch slices kept for reuse
 
 	wake    chan struct{} // size 1: a batch is full, or a flush was asked for
 	closing chan struct{} // closed by close: drain and stop
@@ -136,18 +53,25 @@ type batcher struct {
 
 	runCtx context.Context // cancelled when Close's ctx ends: abort everything
 	abort  context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the dispatcher and the uploaders
 }
 
-func newBatcher(cfg *config, report func(Report), sp *spool, recs []recovered) *batcher {
+func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journal, recs []replayed) *batcher {
 	jitter := cfg.jitter
 	if jitter == nil {
 		jitter = rand.Float64
 	}
+	tr := newTracker()
+	red := newRedactor(cfg.writeKey)
 	b := &batcher{
-		cfg:       cfg,
-		report:    report,
-		transport: cfg.transport,
+		cfg: cfg,
+		led: led,
+		q:   newQueue(cfg.maxQueueMessages, cfg.maxQueueBytes, tr),
+		tr:  tr,
+		jr:  jr,
+		up:  guard(cfg.transport, red),
+		log: log,
+		red: red,
 		policy: retry.Policy{
 			Initial:  cfg.initialBackoff,
 			Max:      cfg.maxBackoff,
@@ -155,30 +79,26 @@ func newBatcher(cfg *config, report func(Report), sp *spool, recs []recovered) *
 			Attempts: cfg.maxAttempts,
 			MaxTime:  cfg.maxRetryTime,
 		},
-		gens:    []genCount{{}},
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 		batches: make(chan []item),
-		spool:   sp,
 	}
-	// Messages spooled by an earlier run go first, whatever the queue bound:
-	// the spool's own bound limits them.
-	for _, r := range recs {
-		b.pending = append(b.pending, item{data: r.data, info: infoFromJSON(r.data), seg: r.seg, rec: r.idx})
-		b.pendingBytes += len(r.data) + 1
-		b.queued++
-		b.queuedBytes += len(r.data)
-	}
-	b.gens[0].open = len(recs)
-	b.st.Enqueued = uint64(len(recs))
-	b.st.Recovered = uint64(len(recs))
-	b.updateFull()
-	if len(recs) > 0 {
-		b.flushReq = true // send them now, without waiting for the interval
-		b.wake <- struct{}{}
-	}
+	b.q.batchSize, b.q.batchBytes = cfg.batchSize, cfg.batchBytes
+	b.rep = newReporter(cfg.callback, log, tr, cfg.flushInterval)
 	b.keyLen = quotedKeyLen(cfg.writeKey)
 	b.maxMessage = min(MaxMessageBytes, cfg.batchBytes-batchBodySize(1, 0, b.keyLen))
+	// Messages journaled by an earlier run go first, whatever the queue
+	// bound: the journal's own bound limits them.
+	for _, r := range recs {
+		gen := b.q.replay(len(r.data))
+		led.accepted(len(r.data))
+		led.recovered.Add(1)
+		b.q.push(item{data: r.data, info: infoFromJSON(r.data), seq: r.seq, gen: gen})
+	}
+	if len(recs) > 0 {
+		b.q.flushReq = true // send them now, without waiting for the interval
+		b.signal()
+	}
 	b.runCtx, b.abort = context.WithCancel(context.Background())
 	b.wg.Add(1 + cfg.concurrency)
 	go b.dispatch()
@@ -188,56 +108,51 @@ func newBatcher(cfg *config, report func(Report), sp *spool, recs []recovered) *
 	return b
 }
 
-// add queues an encoded message, or refuses it. it.data is copied: the
-// caller may reuse it once add returns.
-func (b *batcher) add(it item) error {
-	n := len(it.data)
-	b.mu.Lock()
-	switch {
-	case b.closed:
-		b.st.RefusedClosed++
-		b.mu.Unlock()
-		return ErrClosed
-	case b.queued+1 > b.cfg.maxQueueMessages || b.queuedBytes+n > b.cfg.maxQueueBytes,
-		b.spool != nil && !b.spool.fits(n):
-		b.st.RefusedQueueFull++
-		b.mu.Unlock()
-		return ErrQueueFull
-	}
-	if b.spool != nil {
-		seg, rec, err := b.spool.append(it.data)
+// accept queues an encoded message, or refuses it (the caller counts and
+// reports refusals). data is copied: the caller may reuse it once accept
+// returns. With wait, it waits for room until ctx ends.
+func (b *batcher) accept(ctx context.Context, data []byte, info MessageInfo, done func(Report), wait bool) error {
+	n := len(data)
+	for {
+		// Taken before the attempt, so that a release between a refusal
+		// by the journal and the wait below is not missed.
+		var released <-chan struct{}
+		if wait && b.jr != nil {
+			released = b.q.releasedChan()
+		}
+		gen, err := b.q.reserve(ctx, n, wait)
 		if err != nil {
-			b.st.RefusedSpool++
-			b.mu.Unlock()
 			return err
 		}
-		it.seg, it.rec = seg, rec
+		var seq uint64
+		if b.jr != nil {
+			seq, err = b.jr.append(data) // the journal's write, outside every batcher lock
+			if err != nil {
+				b.q.cancel(gen, n)
+				if wait && errors.Is(err, ErrQueueFull) {
+					select {
+					case <-released:
+						continue // space was freed on disk too: try again
+					case <-ctx.Done():
+						var qf *QueueFullError
+						if errors.As(err, &qf) {
+							cp := *qf
+							cp.Err = ctx.Err()
+							return &cp
+						}
+						return err
+					}
+				}
+				return err
+			}
+		}
+		b.led.accepted(n)
+		if b.q.push(item{data: data, info: info, gen: gen, seq: seq, done: done}) {
+			b.signal()
+		}
+		return nil
 	}
-	it.data, it.slab = b.copyIn(it.data)
-	it.gen = b.baseGen + uint64(len(b.gens)) - 1
-	b.gens[len(b.gens)-1].open++
-	b.pending = append(b.pending, it)
-	b.pendingBytes += n + 1
-	b.queued++
-	b.queuedBytes += n
-	b.st.Enqueued++
-	b.updateFull()
-	full := len(b.pending)+b.carryN >= b.cfg.batchSize || b.pendingBytes+b.carryBytes >= b.cfg.batchBytes
-	b.mu.Unlock()
-	if full {
-		b.signal()
-	}
-	return nil
 }
-
-// updateFull refreshes isFull. Called with mu held.
-func (b *batcher) updateFull() {
-	b.isFull.Store(b.queued >= b.cfg.maxQueueMessages || b.queuedBytes >= b.cfg.maxQueueBytes)
-}
-
-// full reports, without locking, whether the queue is at a bound that no
-// message can fit under, so Enqueue can refuse before encoding.
-func (b *batcher) full() bool { return b.isFull.Load() }
 
 func (b *batcher) signal() {
 	select {
@@ -246,13 +161,15 @@ func (b *batcher) signal() {
 	}
 }
 
-// dispatch cuts batches from pending and hands them to the uploaders.
+// dispatch cuts batches from what is pending and hands them to the
+// uploaders. It alone owns the held-back partial batch (carry).
 func (b *batcher) dispatch() {
 	defer b.wg.Done()
 	defer close(b.batches)
 	ticker := time.NewTicker(b.cfg.flushInterval)
 	defer ticker.Stop()
-	var carry []item // taken from pending, not yet in a batch
+	var carry []item
+	closingC, abortC := b.closing, b.runCtx.Done()
 	closing := false
 	for {
 		force := false
@@ -260,29 +177,27 @@ func (b *batcher) dispatch() {
 		case <-b.wake:
 		case <-ticker.C:
 			force = true
-			b.syncSpool()
-		case <-b.closing:
-			closing = true
-		case <-b.runCtx.Done():
-			closing = true
+			b.syncJournal()
+		case <-closingC:
+			closing, closingC = true, nil
+		case <-abortC:
+			closing, abortC = true, nil
 		}
-		b.mu.Lock()
-		taken := b.pending
-		b.pending, b.spare = b.spare[:0], nil
-		b.pendingBytes = 0
-		if b.flushReq {
-			force, b.flushReq = true, false
+		var flush, drained bool
+		carry, flush, drained = b.q.takePending(carry)
+		force = force || flush || closing
+		if b.runCtx.Err() != nil {
+			// Close's context ended: nothing more can be sent.
+			if len(carry) > 0 {
+				b.finish(carry, Failed, ErrDeadline, 0)
+				clear(carry)
+				carry = carry[:0]
+			}
+			if drained {
+				return
+			}
+			continue
 		}
-		b.mu.Unlock()
-		carry = append(carry, taken...)
-		clear(taken)
-		b.mu.Lock()
-		if b.spare == nil {
-			b.spare = taken[:0]
-		}
-		b.mu.Unlock()
-
-		force = force || closing
 		for len(carry) > 0 {
 			n, full := b.cut(carry)
 			if !full && !force {
@@ -295,7 +210,7 @@ func (b *batcher) dispatch() {
 			select {
 			case b.batches <- batch:
 			case <-b.runCtx.Done():
-				b.finish(batch, Failed, b.deadlineErr(nil), 0)
+				b.finish(batch, Failed, ErrDeadline, 0)
 				b.putBatch(batch)
 			}
 		}
@@ -306,45 +221,23 @@ func (b *batcher) dispatch() {
 		for i := range carry {
 			carryBytes += len(carry[i].data) + 1
 		}
-		b.mu.Lock()
-		b.carryN, b.carryBytes = len(carry), carryBytes
-		full := len(b.pending)+b.carryN >= b.cfg.batchSize || b.pendingBytes+b.carryBytes >= b.cfg.batchBytes
-		b.mu.Unlock()
-		if full {
+		if b.q.setCarry(len(carry), carryBytes) {
 			b.signal() // messages enqueued meanwhile complete the held-back batch
 		}
-		if closing {
-			if b.runCtx.Err() != nil {
-				// Anything that arrived meanwhile cannot be sent now.
-				b.mu.Lock()
-				rest := b.pending
-				b.pending = nil
-				b.mu.Unlock()
-				if len(rest) > 0 {
-					b.finish(rest, Failed, b.deadlineErr(nil), 0)
-				}
-			}
-			b.mu.Lock()
-			empty := len(b.pending) == 0
-			b.mu.Unlock()
-			if empty {
-				return
-			}
+		if closing && drained && len(carry) == 0 {
+			return
 		}
 	}
 }
 
-// syncSpool fsyncs the spool's active segment, outside the mutex so that
-// Enqueue does not wait for the disk.
-func (b *batcher) syncSpool() {
-	if b.spool == nil {
+// syncJournal fsyncs the journal, from the dispatcher: Enqueue never waits
+// for the disk.
+func (b *batcher) syncJournal() {
+	if b.jr == nil {
 		return
 	}
-	b.mu.Lock()
-	p := b.spool.takeSync()
-	b.mu.Unlock()
-	if err := p.do(); err != nil {
-		b.cfg.logger.Warn("analytics: spool fsync failed", slog.String("error", err.Error()))
+	if err := b.jr.sync(); err != nil {
+		b.log.log(slog.LevelWarn, "analytics: spool fsync failed", slog.String("error", err.Error()))
 	}
 }
 
@@ -370,16 +263,15 @@ func (b *batcher) uploader() {
 	defer b.wg.Done()
 	var scratch []json.RawMessage // reused for every batch of this uploader
 	for batch := range b.batches {
-		budget := splitBudget(len(batch))
-		b.deliver(batch, &scratch, &budget)
+		b.deliver(batch, &scratch, newBisection(len(batch)))
 		b.putBatch(batch)
 	}
 }
 
 // getBatch returns an item slice of length n from the free list.
 func (b *batcher) getBatch(n int) []item {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.batchesMu.Lock()
+	defer b.batchesMu.Unlock()
 	for i := len(b.freeBatches) - 1; i >= 0; i-- {
 		if cap(b.freeBatches[i]) >= n {
 			s := b.freeBatches[i][:n]
@@ -393,22 +285,16 @@ func (b *batcher) getBatch(n int) []item {
 // putBatch clears a delivered batch and keeps it for reuse.
 func (b *batcher) putBatch(s []item) {
 	clear(s)
-	b.mu.Lock()
+	b.batchesMu.Lock()
 	if len(b.freeBatches) < b.cfg.concurrency+2 {
 		b.freeBatches = append(b.freeBatches, s[:0])
 	}
-	b.mu.Unlock()
+	b.batchesMu.Unlock()
 }
 
-// splitBudget is how many extra requests a batch of n messages may spend
-// bisecting a 400 to isolate the messages the endpoint refuses: enough to
-// find one bad message (two requests per halving), bounded when all are bad.
-func splitBudget(n int) int { return 2*bits.Len(uint(n)) + 2 }
-
-// deliver uploads one batch until it succeeds or its retry budget ends. A
-// 413 splits it in halves; so does a 400, while budget allows, so that one
-// message a strict endpoint refuses does not take the others down with it.
-func (b *batcher) deliver(items []item, scratch *[]json.RawMessage, budget *int) {
+// deliver uploads one batch until the policy says it is delivered or
+// failed, retrying, pausing and splitting as it decides.
+func (b *batcher) deliver(items []item, scratch *[]json.RawMessage, bis *bisection) {
 	msgs := (*scratch)[:0]
 	for i := range items {
 		msgs = append(msgs, items[i].data)
@@ -423,93 +309,93 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage, budget *int)
 			if errors.Is(err, errPastBudget) {
 				b.finish(items, Failed, fmt.Errorf("%w: rate-limited past the retry time budget (last attempt: %w)", ErrRetriesExhausted, last), r.Attempts())
 			} else {
-				b.finish(items, Failed, b.deadlineErr(last), r.Attempts())
+				b.finish(items, Failed, deadlineErr(last), r.Attempts())
 			}
 			return
 		}
 		r.Begin()
-		batch := &Batch{Messages: msgs, SentAt: b.cfg.now(), Attempt: r.Attempts()}
-		err := b.send(batch)
-		if err == nil {
+		a := b.up.attempt(b.runCtx, &Batch{Messages: msgs, SentAt: b.sentAt(), Attempt: r.Attempts()})
+		d := decide(a, batchFacts{size: len(items), canBisect: bis.canSplit(), maxDelay: MaxRetryAfter, nowForDates: time.Now()})
+		if d.verdict != deliver && b.runCtx.Err() != nil {
+			b.finish(items, Failed, deadlineErr(d.reason), r.Attempts())
+			return
+		}
+		switch d.verdict {
+		case deliver:
 			b.finish(items, Delivered, nil, r.Attempts())
 			return
-		}
-		last = err
-		if b.runCtx.Err() != nil {
-			b.finish(items, Failed, b.deadlineErr(err), r.Attempts())
-			return
-		}
-		retryable, after, he := classify(err)
-		if he != nil && len(items) > 1 && (he.StatusCode == 413 || he.StatusCode == 400 && *budget >= 2) {
-			if he.StatusCode == 400 {
-				*budget -= 2
+		case split:
+			if a.status == 400 {
+				bis.spent += 2
+				bis.active = true
 			}
+			b.led.splitRequests.Add(2)
 			half := len(items) / 2
 			sub := make([]json.RawMessage, 0, half+1)
-			b.deliver(items[:half], &sub, budget)
-			b.deliver(items[half:], &sub, budget)
+			b.deliver(items[:half], &sub, bis)
+			b.deliver(items[half:], &sub, bis)
 			return
-		}
-		if !retryable {
-			b.finish(items, Failed, fmt.Errorf("%w: %w", ErrRejected, err), r.Attempts())
+		case reject:
+			if a.status == 400 && len(items) == 1 && bis.active {
+				bis.isolated++
+			}
+			b.finish(items, Failed, d.reason, r.Attempts())
 			return
-		}
-		if he != nil && he.StatusCode == 429 {
-			b.rateLimited(after)
-			if after > 0 {
+		case pause:
+			b.led.rateLimited.Add(1)
+			b.pauseFor(d.delay)
+			if d.refund {
 				r.Refund() // a 429 that says when to come back does not use up an attempt
 			}
 		}
-		delay, ok := r.Next(time.Now(), min(after, MaxRetryAfter))
+		last = d.reason
+		delay, ok := r.Next(time.Now(), d.delay)
 		if !ok {
-			b.finish(items, Failed, fmt.Errorf("%w after %d attempt(s): %w", ErrRetriesExhausted, r.Attempts(), err), r.Attempts())
+			b.finish(items, Failed, fmt.Errorf("%w after %s: %w", ErrRetriesExhausted, plural(r.Attempts(), "attempt"), d.reason), r.Attempts())
 			return
 		}
-		b.mu.Lock()
-		b.st.Retries++
-		b.mu.Unlock()
+		b.led.retries.Add(1)
 		if !b.sleep(delay) {
-			b.finish(items, Failed, b.deadlineErr(err), r.Attempts())
+			b.finish(items, Failed, deadlineErr(d.reason), r.Attempts())
 			return
 		}
 	}
 }
 
-// send calls the transport, turning a panic in it into an error that is
-// never retried: a bug in a custom Transport fails its batch, reported, and
-// does not bring the process down.
-func (b *batcher) send(batch *Batch) (err error) {
+// sentAt reads the client's clock for a batch's sentAt; a clock that panics
+// or reads outside years 1-9999 is replaced by time.Now.
+func (b *batcher) sentAt() (t time.Time) {
 	defer func() {
-		if r := recover(); r != nil {
-			err = &panicError{v: r}
+		if recover() != nil {
+			t = time.Now()
 		}
 	}()
-	return b.transport.Send(b.runCtx, batch)
+	t = b.cfg.now()
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Now()
+	}
+	return t
 }
 
-// panicError is a panic recovered from a Transport; it is never retried.
-type panicError struct{ v any }
-
-func (e *panicError) Error() string { return fmt.Sprintf("analytics: transport panicked: %v", e.v) }
-
-func (b *batcher) deadlineErr(last error) error {
+func deadlineErr(last error) error {
 	if last != nil {
 		return fmt.Errorf("%w (last attempt: %w)", ErrDeadline, last)
 	}
 	return ErrDeadline
 }
 
-// rateLimited pauses every upload of the client for d.
-func (b *batcher) rateLimited(d time.Duration) {
-	b.mu.Lock()
-	b.st.RateLimited++
-	if d > 0 {
-		until := time.Now().Add(min(d, MaxRetryAfter))
-		if until.After(b.pausedUntil) {
-			b.pausedUntil = until
+// pauseFor pauses every upload of the client for d (a 429).
+func (b *batcher) pauseFor(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	until := time.Now().Add(min(d, MaxRetryAfter)).UnixNano()
+	for {
+		cur := b.pausedUntil.Load()
+		if until <= cur || b.pausedUntil.CompareAndSwap(cur, until) {
+			return
 		}
 	}
-	b.mu.Unlock()
 }
 
 // errPastBudget: a 429 pause lasts past the batch's retry time budget.
@@ -520,9 +406,7 @@ var errPastBudget = errors.New("analytics: rate-limit pause past the retry budge
 // after deadline (the batch's retry time budget).
 func (b *batcher) waitPause(deadline time.Time) error {
 	for {
-		b.mu.Lock()
-		until := b.pausedUntil
-		b.mu.Unlock()
+		until := time.Unix(0, b.pausedUntil.Load())
 		d := time.Until(until)
 		if d <= 0 {
 			return nil
@@ -548,237 +432,314 @@ func (b *batcher) sleep(d time.Duration) bool {
 	}
 }
 
-// finish records the outcome of items, releases their queue space, reports
-// them, and then releases any Flush or Close waiting for them.
+// finish gives items their outcome: the journal is told, the ledger counts
+// them, their space is freed, and the reporter tells the callback and then
+// releases the Flush and Close calls waiting for them.
 func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 	if len(items) == 0 {
 		return
 	}
-	// Reports of deliveries are built only for a callback that reads them.
-	wantInfos := b.cfg.callback != nil || o != Delivered
-	var infos []MessageInfo
-	if wantInfos {
-		infos = make([]MessageInfo, len(items))
-	}
-	// With a spool, a message that may still succeed later stays on disk.
-	keep := b.spool != nil && o == Failed && (errors.Is(err, ErrDeadline) || errors.Is(err, ErrRetriesExhausted))
+	err = b.red.error(err)
+	// With a journal, a message that may still succeed later stays on disk.
+	keep := b.jr != nil && o == Failed && (errors.Is(err, ErrDeadline) || errors.Is(err, ErrRetriesExhausted))
 	if keep {
 		o, err = Spooled, fmt.Errorf("%w: %w", ErrSpooled, err)
 	}
-	b.mu.Lock()
+	if b.jr != nil && !keep {
+		seqs := make([]uint64, 0, len(items))
+		for i := range items {
+			if items[i].seq != 0 {
+				seqs = append(seqs, items[i].seq)
+			}
+		}
+		if len(seqs) > 0 {
+			if aerr := b.jr.ack(seqs); aerr != nil {
+				// The messages are sent again at the next start (same messageIds).
+				b.log.log(slog.LevelWarn, "analytics: spool acknowledgement failed", slog.String("error", aerr.Error()))
+			}
+		}
+	}
+	bytes := 0
+	tell := b.cfg.callback != nil || o != Delivered
+	j := reportJob{tell: tell}
+	if tell {
+		j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: make([]MessageInfo, len(items))}
+	}
 	for i := range items {
-		if wantInfos {
-			infos[i] = items[i].info
+		bytes += len(items[i].data)
+		if tell {
+			j.rep.Messages[i] = items[i].info
 		}
-		b.queued--
-		b.queuedBytes -= len(items[i].data)
-		if items[i].seg != 0 && !keep {
-			b.spool.done(items[i].seg, items[i].rec)
+		if items[i].done != nil {
+			if j.dones == nil {
+				j.dones = make([]func(Report), len(items))
+				if !tell {
+					j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: make([]MessageInfo, len(items))}
+					for k := range items {
+						j.rep.Messages[k] = items[k].info
+					}
+				}
+			}
+			j.dones[i] = items[i].done
 		}
-		if items[i].slab != nil {
-			b.releaseSlab(items[i].slab)
-		}
-	}
-	if b.spool != nil && !keep {
-		b.spool.writeAcks()
-	}
-	n := uint64(len(items))
-	switch {
-	case o == Spooled:
-		b.st.Spooled += n
-	case o == Delivered:
-		b.st.Delivered += n
-		b.st.Batches++
-	case errors.Is(err, ErrDeadline):
-		b.st.Failed += n
-		b.st.FailedDeadline += n
-	case errors.Is(err, ErrRejected):
-		b.st.Failed += n
-		b.st.FailedRejected += n
-	default:
-		b.st.Failed += n
-		b.st.FailedExhausted += n
-	}
-	if o == Failed || o == Spooled {
-		b.failSeq++
-		b.recordFailure(err)
-	}
-	b.updateFull()
-	if b.room != nil {
-		close(b.room)
-		b.room = nil
-	}
-	b.mu.Unlock()
-	for i := range items {
-		if d := items[i].done; d != nil {
-			d(Report{Outcome: o, Messages: []MessageInfo{items[i].info}, Err: err, Attempts: attempts})
+		if g := items[i].gen; len(j.gens) == 0 || j.gens[len(j.gens)-1].gen != g {
+			j.gens = append(j.gens, genCount{gen: g, n: 1})
+		} else {
+			j.gens[len(j.gens)-1].n++
 		}
 	}
-	if wantInfos {
-		b.report(Report{Outcome: o, Messages: infos, Err: err, Attempts: attempts})
+	b.led.outcome(o, err, len(items), bytes)
+	if o == Delivered {
+		b.led.batches.Add(1)
+	} else {
+		b.fails.record(err)
 	}
-	// Only now release the Flush and Close calls waiting for these messages:
-	// when they return, the callback has been told.
-	b.mu.Lock()
-	for i := range items {
-		b.gens[items[i].gen-b.baseGen].open--
-	}
-	b.advance()
-	b.mu.Unlock()
+	b.q.release(items)
+	b.rep.push(j)
 }
 
-// recordFailure keeps err as a reason for Flush and Close errors, once per
-// distinct text, at most maxFailures. Called with mu held.
-func (b *batcher) recordFailure(err error) {
-	for i, f := range b.failErrs {
-		if f.err.Error() == err.Error() {
-			b.failErrs[i].seq = b.failSeq
+// failLog keeps the distinct reasons of the latest failures, for the
+// errors of Flush and Close.
+type failLog struct {
+	mu   sync.Mutex
+	seq  uint64
+	errs []failure
+}
+
+type failure struct {
+	seq uint64
+	err error
+}
+
+// maxFailures bounds the failure reasons kept.
+const maxFailures = 8
+
+func (f *failLog) record(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	for i, x := range f.errs {
+		if x.err.Error() == err.Error() {
+			f.errs[i].seq = f.seq
 			return
 		}
 	}
-	if len(b.failErrs) == maxFailures {
-		b.failErrs = append(b.failErrs[:0], b.failErrs[1:]...)
+	if len(f.errs) == maxFailures {
+		f.errs = append(f.errs[:0], f.errs[1:]...)
 	}
-	b.failErrs = append(b.failErrs, failure{seq: b.failSeq, err: err})
+	f.errs = append(f.errs, failure{seq: f.seq, err: err})
 }
 
-// advance drops finished generations and releases the flushes waiting on them. Called with mu held.
-func (b *batcher) advance() {
-	for len(b.gens) > 1 && b.gens[0].open == 0 {
-		b.gens = b.gens[1:]
-		b.baseGen++
-	}
-	if len(b.gens) == 1 && cap(b.gens) > 64 {
-		b.gens = append([]genCount(nil), b.gens...)
-	}
-	kept := b.waiters[:0]
-	for _, w := range b.waiters {
-		if b.finishedBelow(w.gen) {
-			close(w.done)
-		} else {
-			kept = append(kept, w)
+func (f *failLog) mark() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seq
+}
+
+func (f *failLog) since(seq uint64) []error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []error
+	for _, x := range f.errs {
+		if x.seq > seq {
+			out = append(out, x.err)
 		}
 	}
-	b.waiters = kept
+	return out
 }
 
-// finishedBelow reports whether every generation below gen is finished. Called with mu held.
-func (b *batcher) finishedBelow(gen uint64) bool {
-	if gen <= b.baseGen {
-		return true
-	}
-	return gen == b.baseGen+1 && b.gens[0].open == 0
+// before is what Flush and Close compare against to count their failures.
+type before struct {
+	st  Stats
+	seq uint64
 }
 
-// mark starts a new generation and returns a channel closed once every
-// message accepted before it has an outcome. Called with mu held.
-func (b *batcher) mark() chan struct{} {
-	b.gens = append(b.gens, genCount{})
-	gen := b.baseGen + uint64(len(b.gens)) - 1
-	done := make(chan struct{})
-	b.waiters = append(b.waiters, flushWaiter{gen: gen, done: done})
-	b.advance()
-	return done
-}
+func (b *batcher) before() before { return before{seq: b.fails.mark(), st: b.led.snapshot()} }
 
 func (b *batcher) flush(ctx context.Context) error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return ErrClosed
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	before, seqBefore := b.st, b.failSeq
-	done := b.mark()
-	b.flushReq = true
-	b.mu.Unlock()
+	bf := b.before()
+	done, err := b.q.markFlush()
+	if err != nil {
+		return err
+	}
 	b.signal()
 	select {
 	case <-done:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return b.undelivered(before, seqBefore, nil)
+	return b.undelivered(bf, nil, 0)
 }
 
-// undelivered returns an *UndeliveredError when messages failed since the
-// Failed counter read failedBefore, joining cause and the distinct reasons
-// of the failures since seqBefore.
-func (b *batcher) undelivered(before Stats, seqBefore uint64, cause error) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	spooled := b.st.Spooled - before.Spooled
-	n := b.st.Failed - before.Failed + spooled
-	if n == 0 {
-		return nil
-	}
-	errs := []error{cause}
-	for _, f := range b.failErrs {
-		if f.seq > seqBefore {
-			errs = append(errs, f.err)
-		}
-	}
-	return &UndeliveredError{Count: int(n), Spooled: int(spooled), Err: errors.Join(errs...)} //nolint:gosec // G115: counts of queued messages fit an int
-}
+// closeGrace is how long Close waits, once its context has ended, for the
+// goroutines to stop and the callback to take the last reports.
+const closeGrace = 20 * time.Millisecond
 
 func (b *batcher) close(ctx context.Context) error {
-	b.mu.Lock()
-	b.closed = true
-	before, seqBefore := b.st, b.failSeq
-	done := b.mark()
-	b.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	bf := b.before()
+	done := b.q.close()
 	close(b.closing)
+	b.signal()
 
 	var cause error
 	select {
 	case <-done:
 	case <-ctx.Done():
 		cause = ctx.Err()
-		b.abort()
 	}
 	b.abort() // everything is finished or must stop now
-	b.wg.Wait()
-	if ci, ok := b.transport.(interface{ closeIdle() }); ok {
-		ci.closeIdle()
+	stopped := make(chan struct{})
+	go func() { b.wg.Wait(); close(stopped) }()
+	if !b.wait(ctx, stopped) {
+		b.log.log(slog.LevelError, "analytics: an upload did not stop when Close's context ended (a Transport that ignores its ctx?)")
 	}
-	if b.spool != nil {
-		b.mu.Lock()
-		err := b.spool.close()
-		b.mu.Unlock()
-		if err != nil {
+	b.rep.stop()
+	if !b.wait(ctx, b.rep.done) {
+		b.rep.abandoned.Store(true) // reports the callback has not taken are dropped
+	}
+	if b.jr != nil {
+		if err := b.jr.close(); err != nil {
 			cause = errors.Join(cause, err)
 		}
 	}
-	return b.undelivered(before, seqBefore, cause)
-}
-
-func (b *batcher) stats() Stats {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.st
-	s.Queued = b.queued
-	s.QueuedBytes = b.queuedBytes
-	return s
-}
-
-// roomChan returns a channel closed when queue space is next freed.
-func (b *batcher) roomChan() chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.room == nil {
-		b.room = make(chan struct{})
+	if c, ok := b.cfg.transport.(TransportCloser); ok {
+		if err := safeClose(c); err != nil {
+			cause = errors.Join(cause, b.red.error(err))
+		}
 	}
-	return b.room
+	stuck := 0
+	if cause != nil {
+		stuck = b.led.snapshot().Queued
+	}
+	return b.undelivered(bf, cause, stuck)
 }
 
-// refuseFull counts a message refused by Enqueue's pre-check and returns
-// the reason: ErrClosed after Close, else ErrQueueFull.
-func (b *batcher) refuseFull() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		b.st.RefusedClosed++
-		return ErrClosed
+// wait waits for ch; once ctx has ended, for at most closeGrace more.
+func (b *batcher) wait(ctx context.Context, ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
 	}
-	b.st.RefusedQueueFull++
-	return ErrQueueFull
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func safeClose(c TransportCloser) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("analytics: Transport.Close panicked: %v", v)
+		}
+	}()
+	return c.Close()
+}
+
+// undelivered returns an *UndeliveredError when messages failed (or were
+// spooled) since bf, plus stuck messages still without an outcome.
+func (b *batcher) undelivered(bf before, cause error, stuck int) error {
+	st := b.led.snapshot()
+	ue := &UndeliveredError{
+		Spooled:   int(st.Spooled - bf.st.Spooled),                     //nolint:gosec // G115: counts of queued messages fit an int
+		Rejected:  int(st.FailedRejected - bf.st.FailedRejected),       //nolint:gosec // G115
+		Exhausted: int(st.FailedExhausted - bf.st.FailedExhausted),     //nolint:gosec // G115
+		Deadline:  int(st.FailedDeadline-bf.st.FailedDeadline) + stuck, //nolint:gosec // G115
+	}
+	ue.Count = ue.Spooled + ue.Rejected + ue.Exhausted + ue.Deadline
+	if ue.Count == 0 {
+		return cause
+	}
+	errs := append([]error{cause}, b.fails.since(bf.seq)...)
+	ue.Err = errors.Join(errs...)
+	return ue
+}
+
+// attempter makes one upload attempt and reports its facts.
+type attempter interface {
+	attempt(ctx context.Context, batch *Batch) attempt
+}
+
+// guarded is the one place where a Transport's faults are contained: a
+// panic (in a custom Transport, or in the RoundTripper of an *http.Client
+// passed with WithHTTPClient) becomes a failed attempt that is never
+// retried, and the write key is removed from what it reports.
+type guarded struct {
+	inner attempter
+	red   redactor
+}
+
+func guard(t Transport, red redactor) attempter {
+	if a, ok := t.(attempter); ok {
+		return guarded{inner: a, red: red}
+	}
+	return guarded{inner: plainTransport{t: t, red: red}, red: red}
+}
+
+func (g guarded) attempt(ctx context.Context, batch *Batch) (a attempt) {
+	defer func() {
+		if v := recover(); v != nil {
+			a = attempt{err: &panicError{msg: g.red.string(fmt.Sprint(v))}}
+		}
+	}()
+	return g.inner.attempt(ctx, batch)
+}
+
+// plainTransport turns a Transport's error into the facts of an attempt.
+type plainTransport struct {
+	t   Transport
+	red redactor
+}
+
+func (p plainTransport) attempt(ctx context.Context, batch *Batch) attempt {
+	err := p.t.Send(ctx, batch)
+	if err == nil {
+		return attempt{}
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		cp := *he
+		cp.Body = p.red.string(cp.Body)
+		cp.URL = p.red.string(cp.URL)
+		return attempt{err: &cp, status: he.StatusCode, after: he.RetryAfter, raw: []byte(he.Body), body: cp.Body, url: cp.URL}
+	}
+	return attempt{err: p.red.error(err)}
+}
+
+// panicError is a panic recovered from a Transport; it is never retried.
+type panicError struct{ msg string }
+
+func (e *panicError) Error() string { return "analytics: transport panicked: " + e.msg }
+
+// TransportCloser is implemented by a Transport that holds resources (idle
+// connections, open files). Client.Close calls Close once, after the last
+// Send has returned (or, when Close's context ended with an upload that did
+// not stop, at that point). The HTTP transport implements it by closing
+// the idle connections of the *http.Client New made (not those of a client
+// passed with WithHTTPClient). A Transport shared by several clients
+// should not implement it, or should count its users.
+type TransportCloser interface {
+	Transport
+	Close() error
+}
+
+// infoFromJSON reads the identity of a message read back from the journal.
+func infoFromJSON(data []byte) MessageInfo {
+	var m struct {
+		MessageID string `json:"messageId"`
+		Type      string `json:"type"`
+		Event     string `json:"event"`
+	}
+	_ = json.Unmarshal(data, &m) // written by the encoder: always valid
+	return MessageInfo{MessageID: m.MessageID, Type: m.Type, Event: m.Event}
 }

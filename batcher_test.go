@@ -510,7 +510,7 @@ func TestCloseDeadlineAbortsInFlightSend(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})
-		c, err := New("k", WithTransport(hung))
+		c, err := New("test-write-key", WithTransport(hung))
 		require.NoError(t, err)
 		enqueueN(t, c, 3)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -656,7 +656,7 @@ func TestPanickingTransportAndCallbackDoNotStopDelivery(t *testing.T) {
 		})
 		var reports []Report
 		var logs strings.Builder
-		c, err := New("k", WithTransport(tr), WithConcurrency(1), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+		c, err := New("test-write-key", WithTransport(tr), WithConcurrency(1), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 			WithDeliveryCallback(func(r Report) {
 				reports = append(reports, r)
 				if len(reports) == 1 {
@@ -704,7 +704,7 @@ func TestBadRequestIsBisectedToTheBadMessage(t *testing.T) {
 		require.ErrorAs(t, c.Flush(context.Background()), &ue)
 		assert.Equal(t, 1, ue.Count, "only the refused message fails")
 		assert.Len(t, f.delivered(), 99)
-		assert.LessOrEqual(t, len(f.snapshot()), 1+splitBudget(100), "bisection is bounded")
+		assert.LessOrEqual(t, len(f.snapshot()), 1+newBisection(100).allowance(), "bisection is bounded")
 		st := c.Stats()
 		assert.Equal(t, uint64(1), st.FailedRejected)
 		assert.Equal(t, uint64(99), st.Delivered)
@@ -721,7 +721,7 @@ func TestBadRequestBisectionIsBounded(t *testing.T) {
 		var ue *UndeliveredError
 		require.ErrorAs(t, c.Flush(context.Background()), &ue)
 		assert.Equal(t, 500, ue.Count)
-		assert.LessOrEqual(t, len(f.snapshot()), 1+splitBudget(500)+1)
+		assert.LessOrEqual(t, len(f.snapshot()), 1+(2*newBisection(500).depth*(maxIsolated+1)+2))
 		require.NoError(t, c.Close(context.Background()))
 	})
 }

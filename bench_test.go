@@ -7,7 +7,7 @@ import (
 
 func benchClient(b *testing.B) *Client {
 	b.Helper()
-	c, err := New("k", WithTransport(TransportFunc(func(context.Context, *Batch) error { return nil })),
+	c, err := New("test-write-key", WithTransport(TransportFunc(func(context.Context, *Batch) error { return nil })),
 		WithMaxQueue(1_000_000, 1<<30), WithBatchSize(MaxBatchMessages))
 	if err != nil {
 		b.Fatal(err)

@@ -98,7 +98,7 @@ func TestE2EPermanentOutageCloseReportsEverything(t *testing.T) {
 func TestDefaultContextAndOrderMessageIDs(t *testing.T) {
 	rec := analyticstest.NewRecorder()
 	def := &analytics.Context{Channel: "server", App: &analytics.AppInfo{Name: "shop", Version: "2.1"}}
-	c, err := analytics.New("k", analytics.WithTransport(rec), analytics.WithDefaultContext(def),
+	c, err := analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithDefaultContext(def),
 		analytics.WithOrderMessageIDs(true))
 	require.NoError(t, err)
 	def.Channel = "changed after New" // New copied the default context

@@ -186,7 +186,7 @@ func TestEnqueueValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var reports []Report
-			c, err := New("k", WithTransport(TransportFunc(func(context.Context, *Batch) error { return nil })),
+			c, err := New("test-write-key", WithTransport(TransportFunc(func(context.Context, *Batch) error { return nil })),
 				WithDeliveryCallback(func(r Report) { reports = append(reports, r) }))
 			require.NoError(t, err)
 			defer c.Close(context.Background())

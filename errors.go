@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Sentinel errors. Enqueue's errors wrap one of them; test with errors.Is.
@@ -96,31 +97,59 @@ func (e *ConfigError) Error() string {
 }
 
 // UndeliveredError is returned by Flush and Close when messages could not be
-// delivered: Close's context ended, retries ran out, or the endpoint refused them.
-// Every one of them was also reported to the delivery callback.
+// delivered: Close's context ended, retries ran out, or the endpoint refused
+// them. Every one of them was also reported to the delivery callback. Its
+// Error is one line; the reasons are behind errors.Is and errors.As.
 type UndeliveredError struct {
-	// Count is the number of messages not delivered.
+	// Count is the number of messages not delivered:
+	// Rejected + Exhausted + Deadline + Spooled.
 	Count int
-	// Spooled is how many of them are kept in the spool (WithSpool) and
-	// will be delivered by the next Client started with the same directory.
+	// Rejected were refused by the endpoint for good (ErrRejected).
+	Rejected int
+	// Exhausted ran out of attempts or retry time (ErrRetriesExhausted).
+	Exhausted int
+	// Deadline were still undelivered when Close's context ended (ErrDeadline).
+	Deadline int
+	// Spooled is how many are kept in the spool (WithSpool) and will be
+	// delivered by the next Client started with the same directory.
 	Spooled int
-	// Err joins the distinct reasons (context error, *HTTPError, ...).
+	// Err joins the distinct reasons (the context's error, the
+	// *HTTPError, ...), latest last.
 	Err error
 }
 
 func (e *UndeliveredError) Error() string {
-	msg := "analytics: " + strconv.Itoa(e.Count) + " message"
-	if e.Count != 1 {
-		msg += "s"
+	msg := "analytics: " + plural(e.Count, "message") + " not delivered"
+	var parts []string
+	for _, p := range [...]struct {
+		n    int
+		what string
+	}{{e.Rejected, "rejected"}, {e.Exhausted, "retries exhausted"}, {e.Deadline, "deadline"}, {e.Spooled, "kept in the spool"}} {
+		if p.n > 0 {
+			parts = append(parts, strconv.Itoa(p.n)+" "+p.what)
+		}
 	}
-	msg += " not delivered"
-	if e.Spooled > 0 {
-		msg += " (" + strconv.Itoa(e.Spooled) + " kept in the spool)"
+	if len(parts) > 0 {
+		msg += " (" + strings.Join(parts, ", ") + ")"
 	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+	if reasons := unjoin(e.Err); len(reasons) > 0 {
+		msg += ": " + oneLine(reasons[len(reasons)-1].Error())
+		if len(reasons) > 1 {
+			msg += " (and " + plural(len(reasons)-1, "other reason") + ")"
+		}
 	}
 	return msg
 }
 
 func (e *UndeliveredError) Unwrap() error { return e.Err }
+
+// unjoin lists the errors joined in err (err itself when not joined).
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

@@ -111,8 +111,9 @@ func FuzzHTTPResponse(f *testing.F) {
 		if he.RetryAfter < 0 || len(he.Body) > maxErrorBody+len("\uFFFD")*maxErrorBody {
 			t.Fatalf("bad HTTPError %+v", he)
 		}
-		retry, _, _ := classify(err)
-		want := code == 408 || code == 410 || code == 429 || code == 460 || (code >= 500 && code != 501 && code != 505 && code != 511)
+		d := decide(attempt{err: err, status: code}, batchFacts{size: 1, maxDelay: MaxRetryAfter, nowForDates: fixedTime})
+		retry := d.verdict == resend || d.verdict == pause
+		want := code == 408 || code == 410 || code == 429 || code == 460 || (code >= 500 && code <= 599 && code != 501 && code != 505 && code != 511)
 		if retry != want {
 			t.Fatalf("status %d: retry=%v", code, retry)
 		}

@@ -72,7 +72,7 @@ func TestWithHTTPClientIsUsed(t *testing.T) {
 		used = true
 		return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
 	})}
-	c, err := New("k", WithHTTPClient(hc), WithEndpoint("https://collector.invalid"))
+	c, err := New("test-write-key", WithHTTPClient(hc), WithEndpoint("https://collector.invalid"))
 	require.NoError(t, err)
 	require.NoError(t, c.Enqueue(track(1)))
 	require.NoError(t, c.Close(context.Background()))
@@ -85,7 +85,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestSmallBatchBytesLowersMessageLimit(t *testing.T) {
-	c, err := New("k", WithTransport(TransportFunc(func(context.Context, *Batch) error { return nil })), WithBatchBytes(2048))
+	c, err := New("test-write-key", WithTransport(TransportFunc(func(context.Context, *Batch) error { return nil })), WithBatchBytes(2048))
 	require.NoError(t, err)
 	defer c.Close(context.Background())
 	big := make([]byte, 2100)

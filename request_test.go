@@ -322,7 +322,7 @@ func TestContextFromRequestHostileInput(t *testing.T) {
 	assert.Empty(t, c.IP)
 
 	rec := analyticstest.NewRecorder()
-	client, err := analytics.New("k", analytics.WithTransport(rec))
+	client, err := analytics.New("test-write-key", analytics.WithTransport(rec))
 	require.NoError(t, err)
 	ev := analytics.ProductViewed(analytics.Product{ProductID: "p1", Price: 1})
 	ev.AnonymousID = "a1"

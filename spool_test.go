@@ -38,7 +38,7 @@ func spoolTrack(i int) analytics.Track {
 func TestSpoolDeliveredMessagesLeaveNothingOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	rec := analyticstest.NewRecorder()
-	c, err := analytics.New("k", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes))
+	c, err := analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes))
 	require.NoError(t, err)
 	for i := 0; i < 50; i++ {
 		require.NoError(t, c.Enqueue(spoolTrack(i)))
@@ -55,7 +55,7 @@ func TestSpoolKeepsUndeliveredForNextStart(t *testing.T) {
 	down.FailNextStatus(1<<30, 503, 0)
 	o := newOutcomes()
 	spooledReports := 0
-	c, err := analytics.New("k", analytics.WithTransport(down), analytics.WithSpool(dir, spoolBytes),
+	c, err := analytics.New("test-write-key", analytics.WithTransport(down), analytics.WithSpool(dir, spoolBytes),
 		analytics.WithDeliveryCallback(func(r analytics.Report) {
 			if r.Outcome == analytics.Spooled {
 				spooledReports += len(r.Messages)
@@ -84,7 +84,7 @@ func TestSpoolKeepsUndeliveredForNextStart(t *testing.T) {
 
 	// The next start delivers them first, with the same messageIds.
 	up := analyticstest.NewRecorder()
-	c2, err := analytics.New("k", analytics.WithTransport(up), analytics.WithSpool(dir, spoolBytes))
+	c2, err := analytics.New("test-write-key", analytics.WithTransport(up), analytics.WithSpool(dir, spoolBytes))
 	require.NoError(t, err)
 	require.NoError(t, c2.Enqueue(spoolTrack(1000)))
 	require.NoError(t, c2.Close(context.Background()))
@@ -105,7 +105,7 @@ func TestSpoolRetriesExhaustedStayOnDiskRejectedDoNot(t *testing.T) {
 	rec := analyticstest.NewRecorder()
 	rec.FailNextStatus(1, 400, 0) // the first batch is refused for good
 	rec.FailNextStatus(1000, 500, 0)
-	c, err := analytics.New("k", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes),
+	c, err := analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes),
 		analytics.WithRetry(2, time.Minute), analytics.WithBackoff(time.Millisecond, time.Millisecond),
 		analytics.WithDeliveryCallback(func(analytics.Report) {}))
 	require.NoError(t, err)
@@ -119,7 +119,7 @@ func TestSpoolRetriesExhaustedStayOnDiskRejectedDoNot(t *testing.T) {
 	require.NoError(t, c.Close(context.Background()))
 
 	up := analyticstest.NewRecorder()
-	c2, err := analytics.New("k", analytics.WithTransport(up), analytics.WithSpool(dir, spoolBytes))
+	c2, err := analytics.New("test-write-key", analytics.WithTransport(up), analytics.WithSpool(dir, spoolBytes))
 	require.NoError(t, err)
 	require.NoError(t, c2.Close(context.Background()))
 	msgs := up.Messages()
@@ -130,12 +130,12 @@ func TestSpoolRetriesExhaustedStayOnDiskRejectedDoNot(t *testing.T) {
 func TestSpoolLock(t *testing.T) {
 	dir := t.TempDir()
 	rec := analyticstest.NewRecorder()
-	c, err := analytics.New("k", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes))
+	c, err := analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes))
 	require.NoError(t, err)
-	_, err = analytics.New("k", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes))
+	_, err = analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes))
 	assert.ErrorIs(t, err, analytics.ErrSpoolLocked)
 	require.NoError(t, c.Close(context.Background()))
-	c2, err := analytics.New("k", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes))
+	c2, err := analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes))
 	require.NoError(t, err, "the lock is released by Close")
 	require.NoError(t, c2.Close(context.Background()))
 }
@@ -166,7 +166,7 @@ func TestSpoolCorruptTailIsSkippedAndReported(t *testing.T) {
 
 	rec := analyticstest.NewRecorder()
 	var corrupt []error
-	c, err := analytics.New("k", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes),
+	c, err := analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithSpool(dir, spoolBytes),
 		analytics.WithDeliveryCallback(func(r analytics.Report) {
 			if errors.Is(r.Err, analytics.ErrSpoolCorrupt) {
 				corrupt = append(corrupt, r.Err)
@@ -190,7 +190,7 @@ func TestSpoolDiskBound(t *testing.T) {
 	dir := t.TempDir()
 	rec := analyticstest.NewRecorder()
 	rec.FailNextStatus(1<<30, 503, 0)
-	c, err := analytics.New("k", analytics.WithTransport(rec), analytics.WithSpool(dir, 1<<20),
+	c, err := analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithSpool(dir, 1<<20),
 		analytics.WithDeliveryCallback(func(analytics.Report) {}))
 	require.NoError(t, err)
 	pad := strings.Repeat("x", 10000)
@@ -218,9 +218,9 @@ func TestSpoolDiskBound(t *testing.T) {
 
 func TestWithSpoolInvalid(t *testing.T) {
 	var ce *analytics.ConfigError
-	_, err := analytics.New("k", analytics.WithSpool("", 1<<30))
+	_, err := analytics.New("test-write-key", analytics.WithSpool("", 1<<30))
 	assert.ErrorAs(t, err, &ce)
-	_, err = analytics.New("k", analytics.WithSpool(t.TempDir(), 10))
+	_, err = analytics.New("test-write-key", analytics.WithSpool(t.TempDir(), 10))
 	assert.ErrorAs(t, err, &ce)
 }
 
@@ -234,7 +234,7 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	srv := analyticstest.NewServer("k")
+	srv := analyticstest.NewServer("test-write-key")
 	defer srv.Close()
 	// Slow the collector down so that much is in flight at the kill.
 	srv.Respond(analyticstest.Process().Delay(20 * time.Millisecond).Times(1 << 30))
@@ -260,7 +260,7 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 	require.Len(t, accepted, 3000)
 	before := srv.Len()
 
-	c, err := analytics.New("k", analytics.WithEndpoint(srv.URL), analytics.WithSpool(dir, spoolBytes))
+	c, err := analytics.New("test-write-key", analytics.WithEndpoint(srv.URL), analytics.WithSpool(dir, spoolBytes))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -281,7 +281,7 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 }
 
 func spoolChild() {
-	c, err := analytics.New("k", analytics.WithEndpoint(os.Getenv("SPOOL_CHILD_URL")),
+	c, err := analytics.New("test-write-key", analytics.WithEndpoint(os.Getenv("SPOOL_CHILD_URL")),
 		analytics.WithSpool(os.Getenv("SPOOL_CHILD_DIR"), spoolBytes),
 		analytics.WithBatchSize(50), analytics.WithFlushInterval(5*time.Millisecond))
 	if err != nil {
@@ -299,7 +299,7 @@ func TestSpoolRotatesSegmentsAndRecoversThemInOrder(t *testing.T) {
 	dir := t.TempDir()
 	down := analyticstest.NewRecorder()
 	down.FailNextStatus(1<<30, 503, 0)
-	c, err := analytics.New("k", analytics.WithTransport(down), analytics.WithSpool(dir, spoolBytes),
+	c, err := analytics.New("test-write-key", analytics.WithTransport(down), analytics.WithSpool(dir, spoolBytes),
 		analytics.WithDeliveryCallback(func(analytics.Report) {}))
 	require.NoError(t, err)
 	pad := strings.Repeat("x", 10000)
@@ -317,7 +317,7 @@ func TestSpoolRotatesSegmentsAndRecoversThemInOrder(t *testing.T) {
 	assert.Equal(t, n, ue.Spooled)
 
 	up := analyticstest.NewRecorder()
-	c2, err := analytics.New("k", analytics.WithTransport(up), analytics.WithSpool(dir, spoolBytes),
+	c2, err := analytics.New("test-write-key", analytics.WithTransport(up), analytics.WithSpool(dir, spoolBytes),
 		analytics.WithConcurrency(1)) // one upload at a time, so arrival order is send order
 	require.NoError(t, err)
 	require.NoError(t, c2.Close(context.Background()))

@@ -95,18 +95,30 @@ func batchBodySize(count, msgBytes, keyLen int) int {
 	return n
 }
 
-// HTTPError is a response other than 2xx, or a 2xx whose JSON body says
-// "ok": false (Jitsu's way of refusing events). The client retries 5xx
-// (except 501, 505 and 511), 408, 410, 429 and 460, splits a batch on 413
-// and 400, and gives up on every other status.
+// HTTPError reports an answer that was not a delivery: a status other than
+// 2xx, or a 2xx that is not a collector's acceptance (an HTML page, Jitsu's
+// {"ok":false}). What the client does with each status is the table "What
+// each answer does" in README.md: in short, it retries 5xx (except 501, 505
+// and 511), 408, 410, 429 and 460, pauses every upload on a 429, splits a
+// batch on 413 and 400, and gives up on every other status.
+//
+// A custom Transport returns an *HTTPError (possibly wrapped) to have the
+// client treat a failure by its status.
 type HTTPError struct {
 	StatusCode int
 	// RetryAfter is the delay the server asked for (Retry-After in seconds
-	// or as an HTTP date, else X-RateLimit-Reset on a 429); 0 when absent.
+	// or as an HTTP date, else on a 429 X-RateLimit-Reset as a delay or a
+	// Unix time); 0 when absent. Set by the HTTP transport; a custom
+	// transport may set it.
 	RetryAfter time.Duration
-	// Body is the start of the response body (at most 1 KiB), with any
-	// occurrence of the write key removed.
+	// Body is the start of the response body (at most 1 KiB), with every
+	// form of the write key removed before it was cut.
 	Body string
+	// URL is the URL the batch was posted to (set by the HTTP transport).
+	URL string
+	// Problem says, when the status alone does not, why the answer is not
+	// a delivery (an HTML page, a wrong endpoint); "" otherwise.
+	Problem string
 }
 
 func (e *HTTPError) Error() string {
@@ -114,26 +126,27 @@ func (e *HTTPError) Error() string {
 	if t := http.StatusText(e.StatusCode); t != "" {
 		msg += " " + t
 	}
+	if e.URL != "" {
+		msg += " to POST " + e.URL
+	}
 	if e.RetryAfter > 0 {
 		msg += " (retry after " + e.RetryAfter.String() + ")"
 	}
+	if e.Problem != "" {
+		msg += ": " + e.Problem
+	}
 	if e.Body != "" {
-		msg += ": " + e.Body
+		msg += ": " + oneLine(e.Body)
 	}
 	return msg
 }
 
-// retryable reports whether the status may succeed later.
-func (e *HTTPError) retryable() bool {
-	switch c := e.StatusCode; {
-	case c == 408, c == 410, c == 429, c == 460:
-		return true
-	case c == 501, c == 505, c == 511: // 511: network authentication (OAuth), not supported
-		return false
-	case c >= 500:
-		return true
+// oneLine folds line breaks, so that an error is one line of a log.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
 	}
-	return false
+	return strings.Join(strings.Fields(s), " ")
 }
 
 const (
@@ -143,7 +156,8 @@ const (
 	maxDrainedBody = 64 << 10
 )
 
-// httpTransport posts batches to {endpoint}/v1/batch.
+// httpTransport posts batches to {endpoint}/v1/batch. It reports the facts
+// of each attempt (attempt); the delivery policy (decide) judges them.
 type httpTransport struct {
 	client   *http.Client
 	url      string
@@ -153,6 +167,7 @@ type httpTransport struct {
 	now      func() time.Time
 	ownsHTTP bool // the client was made by New: close its idle connections on Close
 	keyLen   int  // quotedKeyLen(writeKey)
+	red      redactor
 
 	bufs bufferList // request bodies, reused (sync.Pool would drop them at every GC)
 	gzws sync.Pool  // *gzip.Writer
@@ -167,6 +182,7 @@ func newHTTPTransport(c *config) *httpTransport {
 		gzip:     c.gzip,
 		now:      c.now,
 		keyLen:   quotedKeyLen(c.writeKey),
+		red:      newRedactor(c.writeKey),
 	}
 }
 
@@ -179,13 +195,14 @@ func batchURL(baseURL string) string {
 	return u + "/v1/batch"
 }
 
-// closeIdle closes the keep-alive connections of a client New made, so no
-// connection goroutine outlives Close. A client passed with WithHTTPClient
-// is the caller's to manage.
-func (t *httpTransport) closeIdle() {
+// Close closes the keep-alive connections of a client New made, so no
+// connection goroutine outlives Client.Close (TransportCloser). A client
+// passed with WithHTTPClient is the caller's to manage.
+func (t *httpTransport) Close() error {
 	if t.ownsHTTP {
 		t.client.CloseIdleConnections()
 	}
+	return nil
 }
 
 // bufferList keeps a few request-body buffers for reuse: bodies are up to
@@ -236,7 +253,27 @@ func (p *pooledBody) Close() error {
 	return nil
 }
 
+// Send makes one attempt and returns the policy's judgement of it as an
+// error: nil when the batch was delivered, else an *HTTPError or the
+// network error. The client itself uses attempt.
 func (t *httpTransport) Send(ctx context.Context, batch *Batch) error {
+	a := t.attempt(ctx, batch)
+	d := decide(a, batchFacts{size: len(batch.Messages), maxDelay: MaxRetryAfter, nowForDates: t.now()})
+	if d.verdict == deliver {
+		return nil
+	}
+	if a.status == 0 {
+		return a.err
+	}
+	var he *HTTPError
+	if errors.As(d.reason, &he) {
+		return he
+	}
+	return a.httpError()
+}
+
+// attempt posts batch once and reports what happened.
+func (t *httpTransport) attempt(ctx context.Context, batch *Batch) attempt {
 	size := 0
 	for _, m := range batch.Messages {
 		size += len(m)
@@ -257,7 +294,7 @@ func (t *httpTransport) Send(ctx context.Context, batch *Batch) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, body)
 	if err != nil {
 		_ = body.Close()
-		return fmt.Errorf("analytics: building request: %w", err)
+		return attempt{err: t.red.error(fmt.Errorf("analytics: building request: %w", err))}
 	}
 	req.ContentLength = int64(len(*buf))
 	req.Header.Set("Content-Type", "application/json")
@@ -271,37 +308,35 @@ func (t *httpTransport) Send(ctx context.Context, batch *Batch) error {
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return t.redact(err)
+		return attempt{err: t.red.error(err)}
 	}
 	defer func() { _ = resp.Body.Close() }() // the body was drained; nothing to learn from Close
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return t.accepted(resp)
+	a := attempt{
+		status:         resp.StatusCode,
+		retryAfter:     resp.Header.Get("Retry-After"),
+		rateLimitReset: resp.Header.Get("X-RateLimit-Reset"),
+		contentType:    resp.Header.Get("Content-Type"),
+		url:            t.red.string(t.url),
 	}
-	he := &HTTPError{StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header, t.now())}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody))
-	he.Body = t.redactString(strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD")))
-	return he
-}
-
-// accepted reads a 2xx answer. Segment answers {"success":true}; Jitsu
-// answers 200 with {"ok":false,...} when it refused events, without saying
-// which: that batch is reported as refused (*HTTPError with the 2xx status,
-// never retried) rather than counted as delivered.
-func (t *httpTransport) accepted(resp *http.Response) error {
+	// Read enough to redact a key that straddles the cut, then cut.
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxDrainedBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody))
-	if len(b) == 0 || b[0] != '{' || !bytes.Contains(b, []byte(`"ok"`)) {
-		return nil
+	if a.status >= 200 && a.status <= 299 && !mayRefuse(a.contentType, b) {
+		return a // the common case: nothing to keep
 	}
-	var body struct {
-		OK *bool `json:"ok"`
+	a.raw = b
+	text := strings.TrimSpace(t.red.string(strings.ToValidUTF8(string(b), "\uFFFD")))
+	if len(text) > maxErrorBody {
+		text = strings.ToValidUTF8(text[:maxErrorBody], "")
 	}
-	if json.Unmarshal(b, &body) != nil || body.OK == nil || *body.OK {
-		return nil
-	}
-	return &HTTPError{StatusCode: resp.StatusCode,
-		Body: t.redactString(strings.ToValidUTF8(string(b[:min(len(b), maxErrorBody)]), "\uFFFD"))}
+	a.body = text
+	return a
+}
+
+// mayRefuse reports whether a 2xx answer needs the policy's look: an HTML
+// page, or a JSON object with an "ok" member.
+func mayRefuse(contentType string, b []byte) bool {
+	return strings.Contains(contentType, "html") || len(b) > 0 && b[0] == '{' && bytes.Contains(b, []byte(`"ok"`))
 }
 
 func (t *httpTransport) compress(dst, src []byte) []byte {
@@ -321,78 +356,3 @@ func (t *httpTransport) compress(dst, src []byte) []byte {
 type jsonBufferWriter struct{ b []byte }
 
 func (w *jsonBufferWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-
-// redact removes the write key from an error's text, should a transport or
-// proxy ever echo it, keeping the error chain for errors.Is and errors.As.
-func (t *httpTransport) redact(err error) error {
-	if t.writeKey == "" || !strings.Contains(err.Error(), t.writeKey) {
-		return err
-	}
-	return &redactedError{msg: t.redactString(err.Error()), err: err}
-}
-
-func (t *httpTransport) redactString(s string) string {
-	if t.writeKey == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, t.writeKey, "[REDACTED]")
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// retryAfter reads Retry-After (delta-seconds or HTTP-date), falling back to
-// X-RateLimit-Reset (seconds). Unparseable or past values give 0.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	if d, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
-		return d
-	}
-	if d, ok := parseRetryAfter(h.Get("X-RateLimit-Reset"), now); ok {
-		return d
-	}
-	return 0
-}
-
-// maxRetryAfterSeconds bounds the integer parse; the batcher caps the delay further.
-const maxRetryAfterSeconds = 1 << 30
-
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, maxRetryAfterSeconds)) * time.Second, true
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f < maxRetryAfterSeconds {
-		return time.Duration(f * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
-}
-
-// classify turns a Send error into a retry decision.
-func classify(err error) (retry bool, after time.Duration, he *HTTPError) {
-	var pe *panicError
-	if errors.As(err, &pe) {
-		return false, 0, nil
-	}
-	if errors.As(err, &he) {
-		return he.retryable(), he.RetryAfter, he
-	}
-	return true, 0, nil
-}

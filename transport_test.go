@@ -98,7 +98,7 @@ func TestHTTPRequestFormat(t *testing.T) {
 
 func TestHTTPEndpointWithPathPrefix(t *testing.T) {
 	srv, reqs := captureServer(t, nil)
-	c, err := New("k", WithEndpoint(srv.URL+"/collect"))
+	c, err := New("test-write-key", WithEndpoint(srv.URL+"/collect"))
 	require.NoError(t, err)
 	require.NoError(t, c.Enqueue(track(1)))
 	require.NoError(t, c.Close(context.Background()))
@@ -108,7 +108,7 @@ func TestHTTPEndpointWithPathPrefix(t *testing.T) {
 
 func TestHTTPGzip(t *testing.T) {
 	srv, reqs := captureServer(t, nil)
-	c, err := New("k", WithEndpoint(srv.URL), WithGzip(true))
+	c, err := New("test-write-key", WithEndpoint(srv.URL), WithGzip(true))
 	require.NoError(t, err)
 	for i := 0; i < 50; i++ {
 		require.NoError(t, c.Enqueue(Track{Event: "Product Viewed", UserID: "u", Properties: Properties{"name": "Monopoly: 3rd Edition"}}))
@@ -130,7 +130,7 @@ func TestHTTPRetryHeaderAndRetryAfter(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	})
-	c, err := New("k", WithEndpoint(srv.URL), WithBackoff(time.Millisecond, time.Millisecond))
+	c, err := New("test-write-key", WithEndpoint(srv.URL), WithBackoff(time.Millisecond, time.Millisecond))
 	require.NoError(t, err)
 	require.NoError(t, c.Enqueue(track(1)))
 	require.NoError(t, c.Close(context.Background()))
@@ -175,17 +175,18 @@ func TestParseRetryAfter(t *testing.T) {
 		{"soon", 0, false},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-		{"99999999999999999999", 0, false},
+		{"99999999999999999999", forever, true}, // too large for an int64: "wait the cap", not "absent"
+		{"1e300", forever, true},
 	} {
 		got, ok := parseRetryAfter(tc.in, now)
 		assert.Equal(t, tc.ok, ok, tc.in)
 		assert.Equal(t, tc.want, got, tc.in)
 	}
-	h := http.Header{}
-	h.Set("X-RateLimit-Reset", "4")
-	assert.Equal(t, 4*time.Second, retryAfter(h, now), "X-RateLimit-Reset is the fallback")
-	h.Set("Retry-After", "2")
-	assert.Equal(t, 2*time.Second, retryAfter(h, now), "Retry-After wins")
+	a := attempt{status: 429, rateLimitReset: "4"}
+	assert.Equal(t, 4*time.Second, serverDelay(a, now, true), "X-RateLimit-Reset is the fallback on a 429")
+	assert.Zero(t, serverDelay(a, now, false), "X-RateLimit-Reset is read only on a 429")
+	a.retryAfter = "2"
+	assert.Equal(t, 2*time.Second, serverDelay(a, now, true), "Retry-After wins")
 }
 
 func TestHTTPKeepsConnectionsAlive(t *testing.T) {
@@ -207,7 +208,7 @@ func TestHTTPKeepsConnectionsAlive(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	c, err := New("k", WithEndpoint(srv.URL), WithConcurrency(1), WithBatchSize(1))
+	c, err := New("test-write-key", WithEndpoint(srv.URL), WithConcurrency(1), WithBatchSize(1))
 	require.NoError(t, err)
 	for i := 0; i < 20; i++ {
 		require.NoError(t, c.Enqueue(track(i)))
@@ -243,7 +244,7 @@ func TestHTTPNetworkErrorIsRetriedAndKeyNeverLogged(t *testing.T) {
 func TestCloseLeavesNoConnectionGoroutines(t *testing.T) {
 	srv, _ := captureServer(t, nil)
 	ignore := goleak.IgnoreCurrent()
-	c, err := New("k", WithEndpoint(srv.URL))
+	c, err := New("test-write-key", WithEndpoint(srv.URL))
 	require.NoError(t, err)
 	require.NoError(t, c.Enqueue(track(1)))
 	require.NoError(t, c.Close(context.Background()))
@@ -266,7 +267,7 @@ func TestHTTPJitsuOKFalseIsRefused(t *testing.T) {
 			_, _ = io.WriteString(w, tc.body)
 		})
 		rec := &recorder{}
-		c, err := New("k", WithEndpoint(srv.URL), WithDeliveryCallback(rec.add))
+		c, err := New("test-write-key", WithEndpoint(srv.URL), WithDeliveryCallback(rec.add))
 		require.NoError(t, err)
 		require.NoError(t, c.Enqueue(track(1)))
 		_ = c.Close(context.Background())

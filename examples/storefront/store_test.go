@@ -89,7 +89,7 @@ func closeClient(t *testing.T, c *analytics.Client) {
 // properties and the request's context, through an in-memory transport.
 func TestCheckoutWithRecorder(t *testing.T) {
 	rec := analyticstest.NewRecorder()
-	client, err := analytics.New("k", analytics.WithTransport(rec))
+	client, err := analytics.New("test-write-key", analytics.WithTransport(rec))
 	require.NoError(t, err)
 	srv := httptest.NewServer(newStore(client, quietLog()).routes(
 		analytics.TrustProxies(netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))))
@@ -173,7 +173,7 @@ func TestCheckoutWithServer(t *testing.T) {
 // TestHandlersRejectBadInput: invalid requests send nothing.
 func TestHandlersRejectBadInput(t *testing.T) {
 	rec := analyticstest.NewRecorder()
-	client, err := analytics.New("k", analytics.WithTransport(rec))
+	client, err := analytics.New("test-write-key", analytics.WithTransport(rec))
 	require.NoError(t, err)
 	h := newStore(client, quietLog()).routes()
 
@@ -203,7 +203,7 @@ func TestHandlersRejectBadInput(t *testing.T) {
 // TestVisitorCookie: the analytics.js cookie (JSON-quoted) is reused.
 func TestVisitorCookie(t *testing.T) {
 	rec := analyticstest.NewRecorder()
-	client, err := analytics.New("k", analytics.WithTransport(rec))
+	client, err := analytics.New("test-write-key", analytics.WithTransport(rec))
 	require.NoError(t, err)
 	h := newStore(client, quietLog()).routes()
 
