@@ -583,6 +583,7 @@ func (b *batcher) close(ctx context.Context) error {
 		ctx = context.Background()
 	}
 	bf := b.before()
+	b.rep.closing.Store(true)
 	done := b.q.close()
 	close(b.closing)
 	b.signal()

@@ -294,11 +294,21 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 	w.Reset(w.Buf)
 
 	if e.messageID == "" {
-		e.messageID = s.newID()
+		id, err := e.generatedID(s.newID)
+		if err != nil {
+			putWriter(w)
+			return nil, "", err
+		}
+		e.messageID = id
 	}
 	ts := e.timestamp
 	if ts.IsZero() {
-		ts = s.now()
+		t, err := e.clockTime(s.now)
+		if err != nil {
+			putWriter(w)
+			return nil, "", err
+		}
+		ts = t
 	}
 	w.ObjectStart()
 	w.Field("type")
@@ -328,6 +338,49 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 		return nil, "", &TooLargeError{Size: n, Limit: MaxMessageBytes}
 	}
 	return w, e.messageID, nil
+}
+
+// generatedID calls the WithMessageIDs function and checks what it made as
+// a MessageID set by hand is checked: a panic, an empty id, an id over 100
+// characters or not valid UTF-8 refuse the message.
+func (e *envelope) generatedID(newID func() string) (id string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			id, err = "", &ValidationError{Type: e.typ, Event: e.event, Field: "messageId",
+				Err: fmt.Errorf("%w: the WithMessageIDs function panicked: %v", ErrInvalidValue, v)}
+		}
+	}()
+	id = newID()
+	switch {
+	case id == "":
+		err = fmt.Errorf("%w: the WithMessageIDs function returned an empty id", ErrInvalidValue)
+	case len(id) > maxMessageIDLen:
+		err = fmt.Errorf("%w (made by the WithMessageIDs function)", ErrMessageIDTooLong)
+	case !utf8.ValidString(id):
+		err = fmt.Errorf("%w: the WithMessageIDs function returned an id that is not valid UTF-8", ErrInvalidValue)
+	}
+	if err != nil {
+		return "", &ValidationError{Type: e.typ, Event: e.event, Field: "messageId", Err: err}
+	}
+	return id, nil
+}
+
+// clockTime calls the WithClock function and checks its time as a
+// Timestamp set by hand is checked: a panic, a zero time or a year outside
+// 1-9999 refuse the message.
+func (e *envelope) clockTime(now func() time.Time) (t time.Time, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &ValidationError{Type: e.typ, Event: e.event, Field: "timestamp",
+				Err: fmt.Errorf("%w: the WithClock function panicked: %v", ErrInvalidValue, v)}
+		}
+	}()
+	t = now()
+	if y := t.UTC().Year(); t.IsZero() || y < 1 || y > 9999 {
+		return time.Time{}, &ValidationError{Type: e.typ, Event: e.event, Field: "timestamp",
+			Err: fmt.Errorf("%w: the WithClock function returned %s, outside years 0001-9999", ErrInvalidValue, t.UTC().Format(time.RFC3339))}
+	}
+	return t, nil
 }
 
 func typeJSON(t string) []byte {

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"strings"
 
@@ -33,6 +34,9 @@ func newRedactor(key string) redactor {
 	}
 	q := jsonw.AppendString(nil, key)
 	forms[string(q[1:len(q)-1])] = true
+	if b, err := json.Marshal(key); err == nil { // encoding/json also escapes <, > and &
+		forms[string(b[1:len(b)-1])] = true
+	}
 	forms[url.QueryEscape(key)] = true
 	forms[url.PathEscape(key)] = true
 	// Longest first, so that a longer form is replaced whole.

@@ -29,6 +29,7 @@ type reporter struct {
 	done    chan struct{} // closed when the goroutine has returned
 
 	abandoned atomic.Bool // Close gave up waiting: drop what the callback has not taken
+	closing   atomic.Bool // Close began: its failures make one summary line
 
 	// The failure log, without a callback: summed, written at most once per
 	// interval, and once at Close.
@@ -139,7 +140,7 @@ func (r *reporter) run() {
 			r.logSum(true)
 			return
 		}
-		if r.sum.n > 0 && timerC == nil {
+		if r.sum.n > 0 && timerC == nil && !r.closing.Load() {
 			wait := r.interval - time.Since(r.lastLog)
 			if wait <= 0 {
 				r.logSum(false)

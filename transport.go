@@ -97,10 +97,20 @@ func batchBodySize(count, msgBytes, keyLen int) int {
 
 // HTTPError reports an answer that was not a delivery: a status other than
 // 2xx, or a 2xx that is not a collector's acceptance (an HTML page, Jitsu's
-// {"ok":false}). What the client does with each status is the table "What
-// each answer does" in README.md: in short, it retries 5xx (except 501, 505
-// and 511), 408, 410, 429 and 460, pauses every upload on a 429, splits a
-// batch on 413 and 400, and gives up on every other status.
+// {"ok":false}). What the client does with each status (README.md has the
+// same table, with the details; a test checks both against the policy):
+//
+//	100-199        rejected
+//	200-299        delivered (unless an HTML page or {"ok":false}: rejected)
+//	300-399        rejected (the error names the URL posted to)
+//	400            split, to isolate the refused messages; a lone message is rejected
+//	401-499        rejected
+//	404, 405       rejected (the error names the URL posted to)
+//	408, 410, 460  retried
+//	413            split; a lone message is rejected
+//	429            paused: every upload waits for Retry-After or X-RateLimit-Reset, then retried
+//	500-599        retried, Retry-After as a floor
+//	501, 505, 511  rejected
 //
 // A custom Transport returns an *HTTPError (possibly wrapped) to have the
 // client treat a failure by its status.
