@@ -817,7 +817,9 @@ func TestEnqueueContextIsFair(t *testing.T) {
 		require.NoError(t, c.Enqueue(Track{Event: "E", UserID: "first"}))
 		errs := make(chan error, 5)
 		for i := range 5 {
-			go func() { errs <- c.EnqueueContext(context.Background(), Track{Event: "E", UserID: fmt.Sprintf("w%d", i)}) }()
+			go func() {
+				errs <- c.EnqueueContext(context.Background(), Track{Event: "E", UserID: fmt.Sprintf("w%d", i)})
+			}()
 			synctest.Wait() // w0 waits before w1, ...
 		}
 		for range 5 {
