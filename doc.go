@@ -16,15 +16,18 @@
 //	if err := client.Enqueue(ev); err != nil { } // never blocks; the error says why it was refused
 //
 // Enqueue validates the message, stamps messageId, timestamp and
-// context.library, encodes it to JSON once and queues it. A batcher
+// context.library, encodes it to JSON once and queues it. A dispatcher
 // goroutine cuts batches by count (WithBatchSize), by bytes (500,000 bytes
 // at most) and by time (WithFlushInterval), and uploader goroutines
-// (WithConcurrency) post them to {endpoint}/v1/batch, retrying network
-// errors, 5xx (not 501/505/511), 408, 410, 429 and 460 with jittered
-// exponential backoff; a 429's Retry-After pauses every upload; a 413 or
-// a 400 splits the batch (a 400 within a bounded number of requests, to
-// isolate the message the endpoint refuses). Flush delivers everything enqueued before it; Close
-// stops intake and delivers the rest.
+// (WithConcurrency) post them to {endpoint}/v1/batch. One delivery policy
+// decides what each answer means (the table is in the README and in the
+// HTTPError doc): network errors, 5xx (not 501/505/511), 408, 410 and 460
+// are retried with jittered exponential backoff; a 429 pauses every upload
+// for its Retry-After; a 413 or a 400 splits the batch (a 400 within
+// 2·(k+1)·⌈log₂ n⌉ + 2 extra requests for k refused messages, so that a
+// poison message costs only itself). Flush delivers everything enqueued
+// before it; Close stops intake and delivers the rest. EnqueueContext is
+// Enqueue that waits for room, for backfills and batch jobs.
 //
 // # Delivery guarantees
 //
@@ -68,10 +71,19 @@
 // # Concurrency and contexts
 //
 // Every method of Client is safe for concurrent use. Enqueue, the hot path,
-// takes no context and never waits: a full queue refuses with ErrQueueFull.
-// Every method that may wait (Flush, Close, Transport.Send) takes a
-// context.Context and returns when it ends. No goroutine of the client
-// outlives Close.
+// takes no context and never waits: a full queue refuses with a
+// *QueueFullError (errors.Is(err, ErrQueueFull)). Every method that may
+// wait (EnqueueContext, EnqueueEncoded, Flush, Close, Transport.Send) takes
+// a context.Context and returns when it ends; a nil context is
+// context.Background(). No goroutine of the client outlives Close (but for
+// a delivery callback or a Transport that does not return).
+//
+// # Stats and expvar
+//
+// Stats returns every counter from one ledger; to publish them with
+// expvar:
+//
+//	expvar.Publish("analytics", expvar.Func(func() any { return client.Stats() }))
 //
 // # Testing
 //

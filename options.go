@@ -195,10 +195,13 @@ func WithFlushInterval(d time.Duration) Option {
 
 // WithMaxQueue bounds the messages accepted but not yet delivered or failed
 // (queued, in flight and waiting to retry), in count and in encoded bytes.
-// Enqueue refuses messages past either bound with ErrQueueFull. Defaults
-// 100,000 messages and 16 MiB (the process's heap grows by about twice
-// the bytes bound in the worst case, with Go's default GC settings). Values below 1 message or below 32,000 bytes
-// make New fail with a *ConfigError.
+// Enqueue refuses messages past either bound with a *QueueFullError that
+// names the bound (errors.Is(err, ErrQueueFull)); EnqueueContext waits for
+// room instead. Defaults 100,000 messages and 16 MiB; for real events the
+// byte bound binds first (16 MiB is about 36,000 Order Completed with two
+// products). The process's heap grows by about twice the bytes bound in the
+// worst case, with Go's default GC settings. Values below 1 message or below
+// 32,000 bytes make New fail with a *ConfigError.
 func WithMaxQueue(messages, bytes int) Option {
 	return optionFunc(func(c *config) error {
 		if messages < 1 || bytes < MaxMessageBytes {
@@ -273,12 +276,17 @@ func WithDefaultContext(ctx *Context) Option {
 }
 
 // WithDeliveryCallback sets a function told the outcome of every message:
-// delivered, failed (with the reason) or refused by Enqueue. It is called
-// from the client's goroutines, and from Enqueue for refusals, so it must be
-// safe for concurrent use and return quickly; it may call Enqueue and Stats
-// but must not call Flush or Close, which wait for those goroutines. A panic
-// in it is recovered and logged. Default: failures are logged
-// (WithLogger). Nil restores the default.
+// delivered, failed or spooled (with the reason) from one goroutine of the
+// client, in the order outcomes were decided, and refused, from the
+// goroutine that called Enqueue. A slow callback never holds up uploads
+// (outcomes wait for it in memory), but Flush and Close return only after
+// it was told the outcomes they waited for; when Close's context ends
+// first, the reports it has not taken are dropped (their messages are
+// counted in Stats and in Close's error). It must be safe for concurrent
+// use; it may call Enqueue and Stats but must not call Flush or Close. A
+// panic in it is recovered and logged. Default: failures are logged
+// (WithLogger), summed: at most one line per flush interval, and one at
+// Close. Nil restores the default.
 func WithDeliveryCallback(f func(Report)) Option {
 	return optionFunc(func(c *config) error {
 		c.callback = f
@@ -299,8 +307,11 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithClock sets the clock used for timestamps and sentAt. Default
-// time.Now. Nil makes New fail with a *ConfigError. (Delays use real timers;
-// test them with testing/synctest.)
+// time.Now. Nil makes New fail with a *ConfigError. A time it returns
+// outside years 1-9999 (or the zero time), or a panic, make Enqueue refuse
+// the message with a *ValidationError (ErrInvalidValue); for sentAt,
+// time.Now is used instead. (Delays use real timers; test them with
+// testing/synctest.)
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) error {
 		if now == nil {
@@ -312,8 +323,11 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithMessageIDs sets the source of messageIds for messages without one.
-// Default random UUIDv4. Nil makes New fail with a *ConfigError. An id over
-// 100 characters makes Enqueue fail with ErrMessageIDTooLong.
+// Default random UUIDv4. Nil makes New fail with a *ConfigError. What it
+// returns is checked like a MessageID set by hand: an empty id, one that is
+// not valid UTF-8, or a panic make Enqueue refuse the message with a
+// *ValidationError (ErrInvalidValue), an id over 100 characters with
+// ErrMessageIDTooLong.
 func WithMessageIDs(newID func() string) Option {
 	return optionFunc(func(c *config) error {
 		if newID == nil {
