@@ -128,7 +128,9 @@ func (b *batcher) accept(ctx context.Context, data []byte, info MessageInfo, don
 		if b.jr != nil {
 			seq, err = b.jr.append(data) // the journal's write, outside every batcher lock
 			if err != nil {
-				b.q.cancel(gen, n)
+				if b.q.cancel(gen, n) {
+					b.signal()
+				}
 				if wait && errors.Is(err, ErrQueueFull) {
 					select {
 					case <-released:
@@ -314,8 +316,17 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage, bis *bisecti
 			return
 		}
 		r.Begin()
+		started := time.Now()
 		a := b.up.attempt(b.runCtx, &Batch{Messages: msgs, SentAt: b.sentAt(), Attempt: r.Attempts()})
 		d := decide(a, batchFacts{size: len(items), canBisect: bis.canSplit(), maxDelay: MaxRetryAfter, nowForDates: time.Now()})
+		if len(b.cfg.observers) > 0 {
+			bytes := 0
+			for _, m := range msgs {
+				bytes += len(m)
+			}
+			b.observe(UploadInfo{Messages: len(msgs), Bytes: bytes, Attempt: r.Attempts(), Duration: time.Since(started),
+				StatusCode: a.status, Result: d.verdict.String(), Err: b.red.error(d.reason)})
+		}
 		if d.verdict != deliver && b.runCtx.Err() != nil {
 			b.finish(items, Failed, deadlineErr(d.reason), r.Attempts())
 			return

@@ -874,3 +874,43 @@ func TestEncodeAndEnqueueEncoded(t *testing.T) {
 	assert.Equal(t, Failed, outcomes[bad.Info.MessageID].Outcome)
 	assert.ErrorIs(t, outcomes[bad.Info.MessageID].Err, ErrRejected)
 }
+
+type observerFunc func(UploadInfo)
+
+func (f observerFunc) ObserveUpload(i UploadInfo) { f(i) }
+
+// Every attempt is observed with the policy's result; a panicking observer
+// does not stop delivery.
+func TestUploadObserver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{respond: func(n int, _ *Batch) error {
+			switch n {
+			case 1:
+				return &HTTPError{StatusCode: 503}
+			case 2:
+				return &HTTPError{StatusCode: 429, RetryAfter: time.Second}
+			}
+			return nil
+		}}
+		var mu sync.Mutex
+		var got []UploadInfo
+		c := newTestClient(t, f, nil, WithConcurrency(1),
+			WithUploadObserver(observerFunc(func(i UploadInfo) { mu.Lock(); got = append(got, i); mu.Unlock() })),
+			WithUploadObserver(observerFunc(func(UploadInfo) { panic("observer bug") })),
+			WithLogger(slog.New(slog.DiscardHandler)))
+		enqueueN(t, c, 3)
+		require.NoError(t, c.Flush(context.Background()))
+		require.NoError(t, c.Close(context.Background()))
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, got, 3)
+		assert.Equal(t, []string{"retried", "paused", "delivered"}, []string{got[0].Result, got[1].Result, got[2].Result})
+		assert.Equal(t, []int{503, 429, 0}, []int{got[0].StatusCode, got[1].StatusCode, got[2].StatusCode})
+		assert.Equal(t, 3, got[2].Messages)
+		assert.Equal(t, 3, got[2].Attempt)
+		assert.Positive(t, got[2].Bytes)
+		_, err := New("k", WithTransport(f), WithUploadObserver(nil))
+		var ce *ConfigError
+		assert.ErrorAs(t, err, &ce)
+	})
+}

@@ -64,6 +64,7 @@ type config struct {
 	jitter           func() float64 // in [0,1); nil: math/rand/v2
 	spoolDir         string
 	spoolMaxBytes    int64
+	observers        []UploadObserver
 }
 
 func defaultConfig(writeKey string) *config {

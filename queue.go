@@ -214,13 +214,16 @@ func (q *queue) replay(n int) uint64 {
 	return q.take(n)
 }
 
-// cancel gives back a reservation that was not pushed.
-func (q *queue) cancel(gen uint64, n int) {
+// cancel gives back a reservation that was not pushed. It reports whether
+// the dispatcher should be woken (intake closed and nothing more to come).
+func (q *queue) cancel(gen uint64, n int) (wake bool) {
 	q.mu.Lock()
 	q.reserving--
-	q.releaseLocked(1, n, nil)
+	q.releaseLocked(1, n, nil, false)
+	wake = q.closed && q.reserving == 0
 	q.mu.Unlock()
 	q.tr.done(gen, 1)
+	return wake
 }
 
 // batchReady reports whether pending and the held-back carry make a full
@@ -236,11 +239,13 @@ func (q *queue) release(items []item) {
 		bytes += len(items[i].data)
 	}
 	q.mu.Lock()
-	q.releaseLocked(len(items), bytes, items)
+	q.releaseLocked(len(items), bytes, items, true)
 	q.mu.Unlock()
 }
 
-func (q *queue) releaseLocked(n, bytes int, items []item) {
+// releaseLocked frees space; delivered tells that messages got an outcome
+// (and so space on disk may have been freed too). Called with mu held.
+func (q *queue) releaseLocked(n, bytes int, items []item, delivered bool) {
 	q.used -= n
 	q.usedBytes -= bytes
 	for i := range items {
@@ -250,13 +255,14 @@ func (q *queue) releaseLocked(n, bytes int, items []item) {
 	}
 	q.grant()
 	q.updateFull()
-	if q.released != nil {
+	if delivered && q.released != nil {
 		close(q.released)
 		q.released = nil
 	}
 }
 
-// releasedChan returns a channel closed the next time space is released.
+// releasedChan returns a channel closed the next time messages with an
+// outcome release their space.
 func (q *queue) releasedChan() <-chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
