@@ -7,8 +7,8 @@ FUZZTIME ?= 10s
 
 all: lint test
 
-test: ## the tests, with the race detector
-	$(GO) test -race -count=1 ./...
+test: ## the tests of every module, with the race detector
+	bash scripts/test.sh
 
 lint: ## golangci-lint (pinned in internal/tools/go.mod), also over the benchmarks module
 	$(LINT) run ./...
