@@ -79,7 +79,7 @@ func New(writeKey string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 		if corrupt > 0 {
-			c.led.spoolCorrupt.Store(uint64(corrupt)) //nolint:gosec // G115: a count
+			c.led.spoolCorrupt.Store(uint64(corrupt))
 			err := fmt.Errorf("%w: %d segment(s) in %s; their valid records are delivered", ErrSpoolCorrupt, corrupt, cfg.spoolDir)
 			c.log.log(slog.LevelWarn, err.Error())
 			if cfg.callback != nil {

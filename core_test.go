@@ -340,7 +340,7 @@ func TestPoisonMessagesCostOnlyThemselves(t *testing.T) {
 				depth := newBisection(tc.n).depth
 				assert.LessOrEqual(t, extra, 2*(len(bad)+1)*depth+2)
 				st := c.Stats()
-				assert.Equal(t, uint64(extra), st.SplitRequests, "extra requests are counted") //nolint:gosec // G115
+				assert.Equal(t, uint64(extra), st.SplitRequests, "extra requests are counted")
 				require.NoError(t, c.Close(context.Background()))
 			})
 		})
@@ -539,7 +539,7 @@ func TestLedgerInvariantUnderRace(t *testing.T) {
 	var bad atomic.Int32
 	check := func() {
 		s := c.Stats()
-		if s.Enqueued != s.Delivered+s.Failed+s.Spooled+uint64(s.Queued) || //nolint:gosec // G115
+		if s.Enqueued != s.Delivered+s.Failed+s.Spooled+uint64(s.Queued) ||
 			s.Failed != s.FailedRejected+s.FailedExhausted+s.FailedDeadline ||
 			s.Refused != s.RefusedInvalid+s.RefusedTooLarge+s.RefusedQueueFull+s.RefusedClosed+s.RefusedSpool || s.Queued < 0 {
 			bad.Add(1)
@@ -719,7 +719,7 @@ func TestEnqueueContextWaitsForRoom(t *testing.T) {
 		var sent atomic.Int32
 		tr := TransportFunc(func(ctx context.Context, b *Batch) error {
 			<-release
-			sent.Add(int32(len(b.Messages))) //nolint:gosec // G115
+			sent.Add(int32(len(b.Messages)))
 			return nil
 		})
 		c, err := New("test-write-key", WithTransport(tr), WithMaxQueue(2, 1<<20), WithBatchSize(1), WithConcurrency(1))

@@ -221,7 +221,7 @@ func parseSeconds(v string) (time.Duration, bool) {
 		if secs > uint64(forever/time.Second) {
 			return forever, true
 		}
-		return time.Duration(secs) * time.Second, true //nolint:gosec // G115: bounded above
+		return time.Duration(secs) * time.Second, true
 	} else if errors.Is(err, strconv.ErrRange) {
 		return forever, true
 	}
@@ -279,7 +279,7 @@ type bisection struct {
 const maxIsolated = 16
 
 func newBisection(n int) *bisection {
-	return &bisection{depth: bits.Len(uint(max(n-1, 1)))} //nolint:gosec // G115: n > 0
+	return &bisection{depth: bits.Len(uint(max(n-1, 1)))}
 }
 
 // allowance is the extra requests the batch may spend now.

@@ -59,7 +59,6 @@ type queue struct {
 
 	mu           sync.Mutex
 	pending      []item // accepted, not yet taken by the dispatcher
-	spare        []item // the dispatcher's previous pending buffer, for reuse
 	pendingBytes int    // bytes of pending (+1 each: the comma in a batch)
 	carryN       int    // messages the dispatcher holds back as a partial batch
 	carryBytes   int
@@ -90,7 +89,7 @@ func newQueue(maxMsgs, maxBytes int, tr *tracker) *queue {
 }
 
 // fullErr says which bound refuses a message of n bytes. Called with mu held.
-func (q *queue) fullErr(n int) error {
+func (q *queue) fullErr(n int) *QueueFullError {
 	if q.used+1 > q.maxMsgs {
 		return &QueueFullError{Bound: "messages", Limit: int64(q.maxMsgs)}
 	}
@@ -143,7 +142,7 @@ func (q *queue) reserve(ctx context.Context, n int, wait bool) (gen uint64, err 
 	}
 	w := &roomWaiter{n: n, ready: make(chan struct{})}
 	q.waiters = append(q.waiters, w)
-	full := q.fullErr(n)
+	full := *q.fullErr(n)
 	q.mu.Unlock()
 	select {
 	case <-w.ready:
@@ -163,14 +162,10 @@ func (q *queue) reserve(ctx context.Context, n int, wait bool) (gen uint64, err 
 	if q.closed {
 		return 0, ErrClosed
 	}
-	var qf *QueueFullError
-	if e, ok := full.(*QueueFullError); ok {
-		cp := *e
-		qf = &cp
-	}
+	qf := full
 	qf.Err = ctx.Err()
 	q.grant() // the head may have changed
-	return 0, qf
+	return 0, &qf
 }
 
 // take reserves n bytes. Called with mu held.
