@@ -212,8 +212,13 @@ func (b *batcher) dispatch() {
 			select {
 			case b.batches <- batch:
 			case <-b.runCtx.Done():
-				b.finish(batch, Failed, ErrDeadline, 0)
-				b.putBatch(batch)
+				// Close's context ended: fail this batch and the rest at once.
+				carry = append(batch, carry...)
+			}
+			if b.runCtx.Err() != nil && len(carry) > 0 {
+				b.finish(carry, Failed, ErrDeadline, 0)
+				clear(carry)
+				carry = carry[:0]
 			}
 		}
 		if len(carry) == 0 {
@@ -587,7 +592,7 @@ func (b *batcher) flush(ctx context.Context) error {
 
 // closeGrace is how long Close waits, once its context has ended, for the
 // goroutines to stop and the callback to take the last reports.
-const closeGrace = 20 * time.Millisecond
+const closeGrace = 30 * time.Millisecond
 
 func (b *batcher) close(ctx context.Context) error {
 	if ctx == nil {
