@@ -365,5 +365,3 @@ func TestReadConsent(t *testing.T) {
 		"no consent from the request: the client's default")
 	assert.Empty(t, rec.Violations())
 }
-
-

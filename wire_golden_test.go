@@ -49,8 +49,8 @@ func wireCases() []struct {
 		{"page_default_context", Page{UserID: "u1", Name: "Home"}, &Context{Page: &PageInfo{Path: "/", URL: "https://shop.example/"}}},
 		{"screen", Screen{UserID: "u1", Name: "Cart", Category: "Checkout", Properties: Properties{"items": 2}}, nil},
 		{"identify_typed_traits", Identify{UserID: "97980cfea0067", User: UserTraits{
-			Address:   &Address{City: "San Francisco", Country: "USA", PostalCode: "94103", State: "CA", Street: "6th St"},
-			Age:       34, Avatar: "https://shop.example/a/peter.png", Birthday: birthday,
+			Address: &Address{City: "San Francisco", Country: "USA", PostalCode: "94103", State: "CA", Street: "6th St"},
+			Age:     34, Avatar: "https://shop.example/a/peter.png", Birthday: birthday,
 			Company:   &Company{Name: "Initech", ID: "c42", Industry: "Technology", EmployeeCount: 329, Plan: "enterprise"},
 			CreatedAt: created, Description: "Likes board games", Email: "peter@example.com", FirstName: "Peter",
 			Gender: "male", ID: "97980cfea0067", LastName: "Gibbons", Name: "Peter Gibbons", Phone: "+1-555-0100",
