@@ -206,7 +206,8 @@ func SetAnonymousIDCookie(o CookieOptions) RequestOption {
 // normalize applies the defaults and the validity rules of CookieOptions.
 func (o CookieOptions) normalize(defMaxAge time.Duration) CookieOptions {
 	o.Domain = strings.TrimPrefix(o.Domain, ".")
-	if o.Domain != "" && (&http.Cookie{Name: "n", Value: "v", Domain: o.Domain}).Valid() != nil {
+	probe := &http.Cookie{Name: "n", Value: "v", Domain: o.Domain} //nolint:gosec // G124: only validates Domain, never sent
+	if o.Domain != "" && probe.Valid() != nil {
 		o.Domain = ""
 	}
 	if !validCookiePath(o.Path) {
