@@ -178,9 +178,11 @@ func Middleware(next http.Handler, opts ...RequestOption) http.Handler {
 
 // RequestContext returns the message context of the request that Middleware
 // stored in ctx, built as ContextFromRequest does with the middleware's
-// options. It is the one extra line of a handler:
+// options. With RequestVisitor for the browser's anonymous id, it is what a
+// handler adds:
 //
 //	ev := analytics.ProductAdded(cartID, product)
+//	ev.AnonymousID = analytics.RequestVisitor(r.Context()).AnonymousID
 //	ev.Context = analytics.RequestContext(r.Context())
 //
 // Each call returns a new *Context the caller may modify. It returns nil
