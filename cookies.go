@@ -172,8 +172,8 @@ type CookieOptions struct {
 	// negative: the option's default. It is rounded down to whole seconds
 	// (at least one).
 	MaxAge time.Duration
-	// SameSite is the SameSite attribute. Zero (http.SameSiteDefaultMode):
-	// Lax, as analytics.js. http.SameSiteNoneMode forces Secure, as browsers
+	// SameSite is the SameSite attribute. Zero or http.SameSiteDefaultMode
+	// (or any value that is not a SameSite mode): Lax, as analytics.js. http.SameSiteNoneMode forces Secure, as browsers
 	// require.
 	SameSite http.SameSite
 	// Secure sets the Secure attribute on every response. False: Secure is

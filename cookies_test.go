@@ -365,3 +365,44 @@ func TestReadConsent(t *testing.T) {
 		"no consent from the request: the client's default")
 	assert.Empty(t, rec.Violations())
 }
+
+// FuzzVisitorCookie: whatever Cookie header a client sends, reading it never
+// panics, and an id that comes out is within the documented bounds.
+func FuzzVisitorCookie(f *testing.F) {
+	f.Add("ajs_anonymous_id=%224e4f0b3c%22; ajs_user_id=u1; tl_campaign=utm_source=x")
+	f.Add(`ajs_anonymous_id="a\u0062"; ajs_user_id=%22%5Cud800%22`)
+	f.Add("ajs_anonymous_id=%ff%fe; tl_campaign=%zz&utm_term=" + strings.Repeat("t", 300))
+	keep := analytics.KeepCampaign(analytics.LastTouch, analytics.CookieOptions{})
+	set := analytics.SetAnonymousIDCookie(analytics.CookieOptions{})
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest(http.MethodGet, "http://shop.example/?utm_source=s", nil)
+		r.Header.Set("Cookie", header)
+		v := analytics.VisitorFromRequest(r)
+		for _, id := range []struct {
+			s   string
+			max int
+		}{{v.AnonymousID, 128}, {v.UserID, 256}} {
+			if len(id.s) > id.max {
+				t.Fatalf("id of %d bytes", len(id.s))
+			}
+			for i := 0; i < len(id.s); i++ {
+				if c := id.s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("\",;\\", c) >= 0 {
+					t.Fatalf("id %q has byte %#x", id.s, c)
+				}
+			}
+		}
+		c := analytics.ContextFromRequest(r, keep)
+		if c.Campaign != nil && len(c.Campaign.Term) > 256 {
+			t.Fatalf("campaign term of %d bytes", len(c.Campaign.Term))
+		}
+		w, seen := serve(t, r, set, keep)
+		if seen.AnonymousID == "" {
+			t.Fatal("no anonymous id with SetAnonymousIDCookie")
+		}
+		for _, ck := range w.Result().Cookies() {
+			if err := ck.Valid(); err != nil {
+				t.Fatalf("set an invalid cookie %v: %v", ck, err)
+			}
+		}
+	})
+}
