@@ -406,3 +406,13 @@ func FuzzVisitorCookie(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkVisitorFromRequest(b *testing.B) {
+	r := withCookie("_ga=GA1.2.3; ajs_anonymous_id=%224e4f0b3c-8f63-4a7e-9d2c-1b8e5f6a7c90%22; ajs_user_id=%2297980cfea0067%22; theme=dark")
+	b.ReportAllocs()
+	for b.Loop() {
+		if analytics.VisitorFromRequest(r).AnonymousID == "" {
+			b.Fatal("no id")
+		}
+	}
+}

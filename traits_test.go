@@ -139,3 +139,33 @@ func TestConsentValidation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"consent":{"categoryPreferences":{"Ads":false}}`)
 }
+
+func BenchmarkEncodeIdentifyTyped(b *testing.B) {
+	m := Identify{UserID: "97980cfea0067", User: UserTraits{Email: "peter@example.com", FirstName: "Peter", LastName: "Gibbons",
+		CreatedAt: time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC), Address: &Address{City: "San Francisco", Country: "USA"}},
+		Traits: Traits{"plan": "premium", "logins": 5}}
+	s := testStamp()
+	b.ReportAllocs()
+	for b.Loop() {
+		w, _, err := encodeWriter(m, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		putWriter(w)
+	}
+}
+
+func BenchmarkEncodePageFromRequest(b *testing.B) {
+	r := httptest.NewRequest(http.MethodGet, "https://shop.example/products/42?utm_source=newsletter", nil)
+	r.Header.Set("Referer", "https://www.google.com/")
+	m := Page{AnonymousID: "a1", Name: "Monopoly", Category: "Product", Context: ContextFromRequest(r)}
+	s := testStamp()
+	b.ReportAllocs()
+	for b.Loop() {
+		w, _, err := encodeWriter(m, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		putWriter(w)
+	}
+}
