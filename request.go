@@ -131,6 +131,10 @@ const (
 // headers leave their fields empty (omitted on the wire). The query string
 // is sent as the client sent it: keep secrets out of URLs.
 //
+// The browser's analytics.js ids (ajs_anonymous_id, ajs_user_id) are not
+// part of the context but of the message: VisitorFromRequest reads them
+// (RequestVisitor, with Middleware).
+//
 // It returns a new *Context the caller may modify; nil when r is nil.
 // It never panics.
 func ContextFromRequest(r *http.Request, opts ...RequestOption) *Context {
