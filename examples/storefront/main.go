@@ -18,6 +18,7 @@
 //	go run ./examples/storefront                       # events go to an embedded collector
 //	go run ./examples/storefront -endpoint https://api.segment.io -write-key KEY
 //	go run ./examples/storefront -trusted-proxies 10.0.0.0/8,fd00::/8
+//	go run ./examples/storefront -public-url https://shop.example   # base of the product URLs sent
 //
 // Then open http://localhost:8080/products/507f1f77?utm_source=newsletter.
 // On SIGINT or SIGTERM it stops accepting requests, finishes those in
