@@ -64,7 +64,8 @@ type Visitor struct {
 // A cookie is user-controlled input and is accepted only when, decoded, it
 // is a plausible id: 1 to 128 bytes for the anonymous id, 1 to 256 for the
 // user id, made only of the characters a cookie value may hold unquoted
-// (printable ASCII other than space, '"', ',', ';' and '\'). Anything
+// (printable ASCII other than space, '"', ',', ';' and '\'), and not '<'
+// or '>' (no markup reaches a dashboard through an id). Anything
 // else (malformed encoding or JSON, control or non-ASCII characters,
 // oversized values, a JSON null or non-string) is ignored, as if the
 // cookie were absent. The ids are sent JSON-escaped like any other string.
@@ -140,7 +141,7 @@ func decodeCookieID(raw string, maxBytes int) string {
 		return ""
 	}
 	for i := 0; i < len(s); i++ {
-		if !cookieOctet(s[i]) {
+		if c := s[i]; !cookieOctet(c) || c == '<' || c == '>' {
 			return ""
 		}
 	}

@@ -63,7 +63,8 @@ func TestVisitorFromRequestCookieFormats(t *testing.T) {
 		{"non-ASCII", "ajs_anonymous_id=caf%C3%A9", "", ""},
 		{"invalid UTF-8", "ajs_anonymous_id=%FF%FE", "", ""},
 		{"quote inside", "ajs_anonymous_id=%22a%5C%22b%22", "", ""},
-		{"script", "ajs_anonymous_id=%3Cscript%3E%22", "", ""},
+		{"markup", "ajs_anonymous_id=%3Cscript%3Ealert(1)%3C/script%3E", "", ""},
+		{"markup, quoted", "ajs_user_id=%22%3Cimg%3E%22", "", ""},
 		{"undefined", "ajs_anonymous_id=undefined", "", ""},
 	}
 	for _, tt := range tests {
@@ -386,7 +387,7 @@ func FuzzVisitorCookie(f *testing.F) {
 				t.Fatalf("id of %d bytes", len(id.s))
 			}
 			for i := 0; i < len(id.s); i++ {
-				if c := id.s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("\",;\\", c) >= 0 {
+				if c := id.s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("\",;\\<>", c) >= 0 {
 					t.Fatalf("id %q has byte %#x", id.s, c)
 				}
 			}
