@@ -181,6 +181,7 @@ func TestCheckoutWithRecorder(t *testing.T) {
 	assert.Equal(t, map[string]any{"email": "peter@example.com"}, ident.Traits)
 
 	order := rec.Tracks("Order Completed")[0]
+	assert.Equal(t, map[string]any{"email": "peter@example.com"}, order.Context["traits"], "for conversion matching")
 	assertUUID(t, order.Properties["order_id"])
 	assertUUID(t, order.Properties["checkout_id"])
 	var props struct {
