@@ -236,7 +236,7 @@ func (s *store) placeOrder(w http.ResponseWriter, r *http.Request) {
 	ev := analytics.OrderCompleted(order)
 	ev.AnonymousID = anon
 	ev.Context = analytics.RequestContext(r.Context())
-	if email != "" {
+	if email != "" && ev.Context != nil {
 		// Facebook and Google Ads match conversions on context.traits.email.
 		ev.Context.Traits = analytics.Traits{"email": email}
 	}
