@@ -30,6 +30,12 @@ type Context struct {
 	OS       *OSInfo       // operating system of the user's device
 	Device   *DeviceInfo   // the user's device
 
+	// Consent is the user's consent preferences (context.consent); nil:
+	// omitted, and Segment then enforces no consent on the message. A
+	// message's Consent replaces the default context's whole (categories
+	// are never mixed between the two). See Consent.
+	Consent *Consent
+
 	// Traits are the current user's traits (context.traits); nil: omitted.
 	Traits Traits
 	// Extra holds any other context members (location, network, screen,
@@ -75,7 +81,7 @@ type DeviceInfo struct {
 // contextKeys are the members written from typed fields (and library).
 var contextKeys = [...]string{
 	"library", "ip", "userAgent", "locale", "timezone", "groupId", "channel", "active", "direct",
-	"app", "campaign", "page", "referrer", "os", "device", "traits",
+	"app", "campaign", "page", "referrer", "os", "device", "consent", "traits",
 }
 
 func isContextKey(k string) bool {
@@ -129,6 +135,9 @@ func mergeContext(def, msg *Context) *Context {
 	}
 	if m.Device == nil {
 		m.Device = def.Device
+	}
+	if m.Consent == nil {
+		m.Consent = def.Consent
 	}
 	m.Traits = mergeMaps(def.Traits, msg.Traits)
 	m.Extra = mergeMaps(def.Extra, msg.Extra)
@@ -228,6 +237,9 @@ func encodeContext(w *jsonw.Writer, c *Context) {
 		optString(w, `"type":`, d.Type)
 		optString(w, `"version":`, d.Version)
 		objectEnd(w)
+	}
+	if c.Consent != nil {
+		encodeConsent(w, c.Consent)
 	}
 	if c.Traits != nil {
 		w.Key("traits")

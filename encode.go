@@ -170,7 +170,19 @@ func encodeIdentify(m *Identify, e *envelope, s *stamp) (*jsonw.Writer, string, 
 	if err := e.check(); err != nil {
 		return nil, "", err
 	}
-	return e.encode(s, func(w *jsonw.Writer) { objectMember(w, "traits", m.Traits) })
+	typed := !m.User.isZero()
+	if typed {
+		if err := m.User.validate(); err != nil {
+			return nil, "", e.fieldError(err, "traits.")
+		}
+	}
+	return e.encode(s, func(w *jsonw.Writer) {
+		if typed {
+			objectMember(w, "traits", m.User.encodeTraits, m.Traits, isUserTrait)
+		} else {
+			objectMember(w, "traits", nil, m.Traits, nil)
+		}
+	})
 }
 
 func encodePage(m *Page, typ string, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
@@ -179,10 +191,20 @@ func encodePage(m *Page, typ string, e *envelope, s *stamp) (*jsonw.Writer, stri
 	if err := e.check(); err != nil {
 		return nil, "", err
 	}
+	var pg *PageInfo // a page call's properties default to its context.page
+	if typ == "page" {
+		pg = pageOf(s.defCtx, m.Context)
+	}
 	return e.encode(s, func(w *jsonw.Writer) {
 		optString(w, `"name":`, m.Name)
 		optString(w, `"category":`, m.Category)
-		objectMember(w, "properties", m.Properties)
+		w.Key("properties")
+		w.Push("properties")
+		w.ObjectStart()
+		encodePageDefaults(w, m, pg)
+		encodeExtra(w, m.Properties, nil)
+		w.ObjectEnd()
+		w.Pop()
 	})
 }
 
@@ -195,9 +217,19 @@ func encodeGroup(m *Group, e *envelope, s *stamp) (*jsonw.Writer, string, error)
 	if err := e.check(); err != nil {
 		return nil, "", err
 	}
+	typed := !m.Account.isZero()
+	if typed {
+		if err := m.Account.validate(); err != nil {
+			return nil, "", e.fieldError(err, "traits.")
+		}
+	}
 	return e.encode(s, func(w *jsonw.Writer) {
 		optString(w, `"groupId":`, m.GroupID)
-		objectMember(w, "traits", m.Traits)
+		if typed {
+			objectMember(w, "traits", m.Account.encodeTraits, m.Traits, isGroupTrait)
+		} else {
+			objectMember(w, "traits", nil, m.Traits, nil)
+		}
 	})
 }
 
@@ -216,12 +248,17 @@ func encodeAlias(m *Alias, e *envelope, s *stamp) (*jsonw.Writer, string, error)
 	return e.encode(s, func(w *jsonw.Writer) { optString(w, `"previousId":`, m.PreviousID) })
 }
 
-// objectMember writes key:{...} (an empty object when m is nil), keys sorted.
-func objectMember(w *jsonw.Writer, key string, m map[string]any) {
+// objectMember writes key:{...}: the members typed writes (when not nil),
+// then m's, keys sorted; {} when there are none. A key of m for which
+// reserved reports true is a conflict (ErrPropertyConflict).
+func objectMember(w *jsonw.Writer, key string, typed func(*jsonw.Writer), m map[string]any, reserved func(string) bool) {
 	w.Key(key)
 	w.Push(key)
 	w.ObjectStart()
-	encodeExtra(w, m, nil)
+	if typed != nil {
+		typed(w)
+	}
+	encodeExtra(w, m, reserved)
 	w.ObjectEnd()
 	w.Pop()
 }

@@ -74,6 +74,13 @@ type Track struct {
 }
 
 // Identify ties a user to their traits. UserID or AnonymousID is required.
+//
+// Reserved traits (email, firstName, createdAt, address, company, ...) are
+// typed in User; custom ones go in Traits and are merged after them. When
+// User has any field set, a Traits key naming a reserved trait (in any
+// case, with or without underscores) makes Enqueue fail with
+// ErrPropertyConflict; when it has none, Traits is sent as it is. See
+// UserTraits.
 type Identify struct {
 	UserID       string       // your database id for the user; this or AnonymousID is required
 	AnonymousID  string       // id of an unknown user; this or UserID is required
@@ -82,7 +89,8 @@ type Identify struct {
 	Context      *Context     // nil: the client's default context only
 	Integrations Integrations // nil: omitted
 
-	Traits Traits // nil: sent as {}
+	User   UserTraits // reserved traits, written first; zero fields are not sent
+	Traits Traits     // custom traits, merged after User's, keys sorted; nil and User zero: sent as {}
 }
 
 // Page records a web page view. UserID or AnonymousID is required.
@@ -94,9 +102,15 @@ type Page struct {
 	Context      *Context     // nil: the client's default context only
 	Integrations Integrations // nil: omitted
 
-	Name       string     // name of the page; empty: omitted
-	Category   string     // category of the page; empty: omitted
-	Properties Properties // reserved: name, path, referrer, search, title, url, keywords; nil: sent as {}
+	Name     string // name of the page; empty: omitted; also sent as properties.name
+	Category string // category of the page; empty: omitted; also sent as properties.category
+	// Properties are the page's properties (reserved: name, path, referrer,
+	// search, title, url, keywords). As analytics.js does, Enqueue fills
+	// name and category from the fields above and path, referrer, search,
+	// title and url from the message's context.page (RequestContext sets
+	// it), each only when known and when Properties does not have that key:
+	// a key set here wins, whatever its value. Nil: only the filled ones.
+	Properties Properties
 }
 
 // Screen records a mobile screen view. UserID or AnonymousID is required.
@@ -108,13 +122,17 @@ type Screen struct {
 	Context      *Context     // nil: the client's default context only
 	Integrations Integrations // nil: omitted
 
-	Name       string     // name of the screen; empty: omitted
-	Category   string     // category of the screen; empty: omitted
-	Properties Properties // nil: sent as {}
+	Name       string     // name of the screen; empty: omitted; also sent as properties.name
+	Category   string     // category of the screen; empty: omitted; also sent as properties.category
+	Properties Properties // keys set here win over name and category; nil: only those
 }
 
 // Group associates a user with a group (company, account, ...). GroupID is
 // required, and so is UserID or AnonymousID.
+//
+// Reserved traits (name, industry, employees, plan, ...) are typed in
+// Account; custom ones go in Traits and are merged after them, with the
+// same conflict rule as Identify's. See GroupTraits.
 type Group struct {
 	UserID       string       // your database id for the user; this or AnonymousID is required
 	AnonymousID  string       // id of an unknown user; this or UserID is required
@@ -123,8 +141,9 @@ type Group struct {
 	Context      *Context     // nil: the client's default context only
 	Integrations Integrations // nil: omitted
 
-	GroupID string // required
-	Traits  Traits // nil: sent as {}
+	GroupID string      // required
+	Account GroupTraits // reserved traits of the group, written first; zero fields are not sent
+	Traits  Traits      // custom traits, merged after Account's, keys sorted; nil and Account zero: sent as {}
 }
 
 // Alias merges two identities: PreviousID (the old id) and UserID (the new

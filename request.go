@@ -13,8 +13,9 @@ import (
 // Request enrichment: the context of a message from the *http.Request that
 // caused it.
 //
-// Exported: RequestOption, TrustProxies, UseForwardedHeader,
-// ContextFromRequest, Middleware, RequestContext. Everything else is private.
+// Exported here: RequestOption, TrustProxies, UseForwardedHeader,
+// ContextFromRequest, Middleware, RequestContext. Browser identity is in
+// cookies.go, attribution in attribution.go, consent in consent.go.
 
 // RequestOption configures ContextFromRequest and Middleware.
 type RequestOption interface {
@@ -26,8 +27,11 @@ type requestOptionFunc func(*requestConfig)
 func (f requestOptionFunc) applyRequest(c *requestConfig) { f(c) }
 
 type requestConfig struct {
-	trusted   []netip.Prefix
-	forwarded bool // read RFC 7239 Forwarded instead of X-Forwarded-*
+	trusted    []netip.Prefix
+	forwarded  bool                         // read RFC 7239 Forwarded instead of X-Forwarded-*
+	consent    func(*http.Request) *Consent // ReadConsent; nil: none
+	anonCookie *CookieOptions               // SetAnonymousIDCookie; nil: never set
+	campaign   *campaignConfig              // KeepCampaign; nil: off
 }
 
 func newRequestConfig(opts []RequestOption) requestConfig {
@@ -117,13 +121,19 @@ const (
 //     never set (the server does not know it).
 //   - Campaign: utm_campaign (Name), utm_source, utm_medium, utm_term and
 //     utm_content of the query (the first value of each); nil when none is
-//     set. Malformed query pairs are skipped.
+//     set. Malformed query pairs are skipped. With KeepCampaign, a request
+//     without any takes the campaign kept in its cookie.
+//   - Consent: with ReadConsent, what its function returns; else nil.
 //
 // Strings are made valid UTF-8, stripped of control characters and cut to
 // a bounded length (1,024 bytes for URLs, 512 for the user agent, 256 for
 // each campaign member), so the result never makes Enqueue fail. Missing
 // headers leave their fields empty (omitted on the wire). The query string
 // is sent as the client sent it: keep secrets out of URLs.
+//
+// The browser's analytics.js ids (ajs_anonymous_id, ajs_user_id) are not
+// part of the context but of the message: VisitorFromRequest reads them
+// (RequestVisitor, with Middleware).
 //
 // It returns a new *Context the caller may modify; nil when r is nil.
 // It never panics.
@@ -139,15 +149,21 @@ func ContextFromRequest(r *http.Request, opts ...RequestOption) *Context {
 type requestKey struct{}
 
 type requestValue struct {
-	r   *http.Request
-	cfg *requestConfig
+	r      *http.Request
+	cfg    *requestConfig
+	minted string // the anonymous id Middleware set a cookie for, if any
 }
 
 // Middleware returns a handler that makes the request available to
-// RequestContext and then calls next. It does no work until a handler asks:
-// the context is built from the request as the middleware saw it (before
-// any http.StripPrefix below it), each time RequestContext is called.
-// Options are as for ContextFromRequest; declare trusted proxies here once.
+// RequestContext and RequestVisitor and then calls next. It does no work
+// until a handler asks: the context is built from the request as the
+// middleware saw it (before any http.StripPrefix below it), each time
+// RequestContext is called. Options are as for ContextFromRequest; declare
+// trusted proxies here once.
+//
+// With SetAnonymousIDCookie or KeepCampaign, it reads the request's
+// cookies and sets its own on the response before calling next (the only
+// work it does eagerly).
 //
 // A nil next means http.DefaultServeMux, as for http.Server's Handler.
 func Middleware(next http.Handler, opts ...RequestOption) http.Handler {
@@ -157,15 +173,20 @@ func Middleware(next http.Handler, opts ...RequestOption) http.Handler {
 	cfg := newRequestConfig(opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := &requestValue{r: r, cfg: &cfg}
+		if cfg.anonCookie != nil || cfg.campaign != nil {
+			cfg.prepare(w, r, v)
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, v)))
 	})
 }
 
 // RequestContext returns the message context of the request that Middleware
 // stored in ctx, built as ContextFromRequest does with the middleware's
-// options. It is the one extra line of a handler:
+// options. With RequestVisitor for the browser's anonymous id, it is what a
+// handler adds:
 //
 //	ev := analytics.ProductAdded(cartID, product)
+//	ev.AnonymousID = analytics.RequestVisitor(r.Context()).AnonymousID
 //	ev.Context = analytics.RequestContext(r.Context())
 //
 // Each call returns a new *Context the caller may modify. It returns nil
@@ -194,6 +215,12 @@ func (cfg *requestConfig) context(r *http.Request) *Context {
 	}
 	c.Page = pageInfo(r, proto, host)
 	c.Campaign = campaign(r.URL)
+	if c.Campaign == nil && cfg.campaign != nil {
+		c.Campaign = keptCampaign(r)
+	}
+	if cfg.consent != nil {
+		c.Consent = readConsent(cfg.consent, r)
+	}
 	return c
 }
 
@@ -489,18 +516,7 @@ func campaign(u *url.URL) *CampaignInfo {
 		return nil
 	}
 	q, _ := url.ParseQuery(withoutFragment(u.RawQuery)) // keeps the well-formed pairs
-	get := func(k string) string { return clean(q.Get(k), maxCampaignBytes) }
-	c := &CampaignInfo{
-		Name:    get("utm_campaign"),
-		Source:  get("utm_source"),
-		Medium:  get("utm_medium"),
-		Term:    get("utm_term"),
-		Content: get("utm_content"),
-	}
-	if *c == (CampaignInfo{}) {
-		return nil
-	}
-	return c
+	return campaignFrom(q)
 }
 
 // preferredLocale returns the canonical form of the Accept-Language tag with

@@ -4,11 +4,21 @@
 //
 //	ev.Context = analytics.RequestContext(r.Context())
 //
-// to send the visitor's ip, userAgent, locale, page and campaign.
+// to send the visitor's ip, userAgent, locale, page, campaign and consent,
+// and one more,
+//
+//	ev.AnonymousID = analytics.RequestVisitor(r.Context()).AnonymousID
+//
+// to send the browser's anonymous id: the ajs_anonymous_id cookie, which
+// the middleware sets on a shopper's first request, so one id follows the
+// whole visit from the product page to the order (and analytics.js, if the
+// pages ran it, would use the same one). The landing page's campaign (UTM
+// parameters) is kept in a cookie and sent with the visit's later events.
 //
 //	go run ./examples/storefront                       # events go to an embedded collector
 //	go run ./examples/storefront -endpoint https://api.segment.io -write-key KEY
 //	go run ./examples/storefront -trusted-proxies 10.0.0.0/8,fd00::/8
+//	go run ./examples/storefront -public-url https://shop.example   # base of the product URLs sent
 //
 // Then open http://localhost:8080/products/507f1f77?utm_source=newsletter.
 // On SIGINT or SIGTERM it stops accepting requests, finishes those in
@@ -26,6 +36,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -52,6 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logw io
 	endpoint := fs.String("endpoint", "", "base URL of a Segment-compatible endpoint (default: an embedded collector)")
 	writeKey := fs.String("write-key", "", "write key for -endpoint (default $SEGMENT_WRITE_KEY)")
 	proxies := fs.String("trusted-proxies", "", "comma-separated CIDR prefixes of reverse proxies whose X-Forwarded-* headers are believed")
+	publicURL := fs.String("public-url", "", "the shop's public base URL, for absolute product URLs (default http://<listen address>)")
 	shutdown := fs.Duration("shutdown-timeout", 10*time.Second, "how long shutdown may take to finish requests and deliver queued events")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,8 +107,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, logw io
 		_ = client.Close(ctx)
 		return err
 	}
+	origin := *publicURL
+	if origin == "" {
+		origin = "http://" + ln.Addr().String()
+	}
+	if u, err := url.Parse(origin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		_ = client.Close(ctx)
+		_ = ln.Close()
+		return fmt.Errorf("-public-url: want an absolute http(s) URL, got %q", origin)
+	}
 	srv := &http.Server{
-		Handler:           newStore(client, log).routes(analytics.TrustProxies(trusted...)),
+		Handler:           newStore(client, log, origin).routes(analytics.TrustProxies(trusted...)),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)

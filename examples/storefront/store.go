@@ -6,7 +6,6 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,12 +16,14 @@ import (
 
 // store is a tiny shop: a catalog, carts in memory, and an analytics client.
 // Every handler that tracks does it in the same three lines: build the
-// event with a constructor, say who (AnonymousID), and attach the request's
-// context (analytics.RequestContext): that last line is the only one
-// request enrichment asks for.
+// event with a constructor, say who (analytics.RequestVisitor: the
+// browser's ajs_anonymous_id cookie, set by the middleware on the first
+// visit) and attach the request's context (analytics.RequestContext: ip,
+// userAgent, locale, page, the landing campaign, consent).
 type store struct {
 	client  *analytics.Client
 	log     *slog.Logger
+	origin  string // public scheme://host of the shop, for absolute product URLs
 	catalog []analytics.Product
 
 	mu    sync.Mutex
@@ -37,10 +38,15 @@ type cart struct {
 	payment    string
 }
 
-func newStore(client *analytics.Client, log *slog.Logger) *store {
+// currency is the shop's only currency.
+const currency = "USD"
+
+// newStore returns the shop; origin is its public base URL (scheme://host).
+func newStore(client *analytics.Client, log *slog.Logger, origin string) *store {
 	return &store{
 		client: client,
 		log:    log,
+		origin: strings.TrimSuffix(origin, "/"),
 		catalog: []analytics.Product{
 			{ProductID: "507f1f77", SKU: "45790-32", Name: "Monopoly: 3rd Edition", Brand: "Hasbro", Category: "Games", Price: 19.99},
 			{ProductID: "505bd76c", SKU: "46493-32", Name: "Uno Card Game", Brand: "Mattel", Category: "Games", Price: 3.99},
@@ -51,8 +57,15 @@ func newStore(client *analytics.Client, log *slog.Logger) *store {
 }
 
 // routes returns the shop's handler. Middleware makes every request
-// available to analytics.RequestContext; opts declare trusted proxies.
+// available to analytics.RequestContext and analytics.RequestVisitor, gives
+// a new shopper an ajs_anonymous_id cookie (the one analytics.js would use
+// if the pages ran it), keeps the landing campaign for the rest of the
+// visit, and reads the shop's consent cookie; opts declare trusted proxies.
 func (s *store) routes(opts ...analytics.RequestOption) http.Handler {
+	opts = append(opts,
+		analytics.SetAnonymousIDCookie(analytics.CookieOptions{}),
+		analytics.KeepCampaign(analytics.FirstTouch, analytics.CookieOptions{}),
+		analytics.ReadConsent(consentFromCookie))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("GET /products/{id}", s.productPage)
@@ -62,10 +75,12 @@ func (s *store) routes(opts ...analytics.RequestOption) http.Handler {
 	mux.HandleFunc("POST /checkout/shipping", s.completeShipping)
 	mux.HandleFunc("POST /checkout/payment", s.completePayment)
 	mux.HandleFunc("POST /order", s.placeOrder)
+	mux.HandleFunc("POST /consent", s.setConsent)
 	return analytics.Middleware(mux, opts...)
 }
 
 func (s *store) home(w http.ResponseWriter, r *http.Request) {
+	s.page(r, analytics.Page{Name: "Home"})
 	var b strings.Builder
 	for _, p := range s.catalog {
 		fmt.Fprintf(&b, `<li><a href="/products/%s">%s</a> $%.2f</li>`, p.ProductID, html.EscapeString(p.Name), p.Price)
@@ -79,10 +94,10 @@ func (s *store) productPage(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	p.URL = "/products/" + p.ProductID
+	s.page(r, analytics.Page{Name: p.Name, Category: p.Category})
 
-	ev := analytics.ProductViewed(p, analytics.ProductValue{Currency: "USD", Value: p.Price})
-	ev.AnonymousID = s.visitor(w, r)
+	ev := analytics.ProductViewed(p, analytics.ProductValue{Currency: currency, Value: p.Price})
+	ev.AnonymousID = visitor(r)
 	ev.Context = analytics.RequestContext(r.Context())
 	s.track(ev)
 
@@ -99,19 +114,20 @@ func (s *store) addToCart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Quantity = qty
-	anon := s.visitor(w, r)
+	anon := visitor(r)
 	cartID := s.addLine(anon, p)
 
 	ev := analytics.ProductAdded(cartID, p)
 	ev.AnonymousID = anon
 	ev.Context = analytics.RequestContext(r.Context())
+	ev.Properties = analytics.Properties{"currency": currency} // not in the spec table; Facebook and Google Ads want it
 	s.track(ev)
 
 	http.Redirect(w, r, "/cart", http.StatusSeeOther)
 }
 
 func (s *store) viewCart(w http.ResponseWriter, r *http.Request) {
-	anon := s.visitor(w, r)
+	anon := visitor(r)
 	s.mu.Lock()
 	c := s.cartLocked(anon)
 	cartID, lines := c.id, slices.Clone(c.lines)
@@ -120,6 +136,7 @@ func (s *store) viewCart(w http.ResponseWriter, r *http.Request) {
 	ev := analytics.CartViewed(analytics.Cart{CartID: cartID, Products: lines})
 	ev.AnonymousID = anon
 	ev.Context = analytics.RequestContext(r.Context())
+	ev.Properties = analytics.Properties{"currency": currency}
 	s.track(ev)
 
 	var b strings.Builder
@@ -130,14 +147,14 @@ func (s *store) viewCart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *store) startCheckout(w http.ResponseWriter, r *http.Request) {
-	anon := s.visitor(w, r)
+	anon := visitor(r)
 	c, ok := s.cartWithItems(w, anon)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	if c.checkoutID == "" {
-		c.checkoutID = "chk_" + randomID()[:8]
+		c.checkoutID = randomID()
 	}
 	order := c.order()
 	s.mu.Unlock()
@@ -167,7 +184,7 @@ func (s *store) completePayment(w http.ResponseWriter, r *http.Request) {
 // checkoutStep records step n; set stores the method chosen. It answers 409
 // and returns false when no checkout was started.
 func (s *store) checkoutStep(w http.ResponseWriter, r *http.Request, n int, set func(*cart, string)) bool {
-	anon := s.visitor(w, r)
+	anon := visitor(r)
 	method := strings.TrimSpace(r.PostFormValue("method"))
 	s.mu.Lock()
 	c := s.carts[anon]
@@ -191,20 +208,38 @@ func (s *store) checkoutStep(w http.ResponseWriter, r *http.Request, n int, set 
 }
 
 func (s *store) placeOrder(w http.ResponseWriter, r *http.Request) {
-	anon := s.visitor(w, r)
+	anon := visitor(r)
 	c, ok := s.cartWithItems(w, anon)
 	if !ok {
 		return
 	}
+	email := strings.TrimSpace(r.PostFormValue("email"))
 	s.mu.Lock()
 	order := c.order()
-	order.OrderID = "ord_" + randomID()[:12]
+	order.OrderID = randomID()
 	delete(s.carts, anon) // the order empties the cart
 	s.mu.Unlock()
+
+	if email != "" && (len(email) > 254 || !strings.Contains(email, "@")) {
+		email = "" // not an address: not sent
+	}
+	if email != "" {
+		// A guest checkout: the shopper is still anonymous, but now has an
+		// email, which Customer.io and the warehouse's users table want.
+		id := analytics.Identify{AnonymousID: anon, User: analytics.UserTraits{Email: email}}
+		id.Context = analytics.RequestContext(r.Context())
+		if err := s.client.Enqueue(id); err != nil {
+			s.log.Warn("analytics identify refused", "err", err)
+		}
+	}
 
 	ev := analytics.OrderCompleted(order)
 	ev.AnonymousID = anon
 	ev.Context = analytics.RequestContext(r.Context())
+	if email != "" && ev.Context != nil {
+		// Facebook and Google Ads match conversions on context.traits.email.
+		ev.Context.Traits = analytics.Traits{"email": email}
+	}
 	s.track(ev)
 
 	page(w, "Thank you", fmt.Sprintf("<p>Order %s: $%.2f</p>", order.OrderID, order.Total))
@@ -222,16 +257,17 @@ func (c *cart) order() analytics.Order {
 		shipping = 0
 	}
 	tax := (subtotal*8 + 50) / 100
-	usd := func(c int64) float64 { v, _ := analytics.Amount(c, "USD"); return v }
+	usd := func(c int64) float64 { v, _ := analytics.Amount(c, currency); return v }
+	total := subtotal + shipping + tax
 	return analytics.Order{
 		CheckoutID: c.checkoutID,
 		Subtotal:   usd(subtotal),
-		Revenue:    usd(subtotal),
-		Value:      usd(subtotal),
+		Revenue:    usd(subtotal), // what destinations count as revenue: without shipping and tax
+		Value:      usd(total),    // Checkout Started's value: what the shopper is about to pay
 		Shipping:   usd(shipping),
 		Tax:        usd(tax),
-		Total:      usd(subtotal + shipping + tax),
-		Currency:   "USD",
+		Total:      usd(total),
+		Currency:   currency,
 		Products:   slices.Clone(c.lines),
 		SendZero:   analytics.ZeroShipping,
 	}
@@ -247,9 +283,21 @@ func (s *store) track(ev analytics.Track) {
 	}
 }
 
+// page sends a page call for the request, named as the page.
+func (s *store) page(r *http.Request, p analytics.Page) {
+	p.AnonymousID = visitor(r)
+	p.Context = analytics.RequestContext(r.Context()) // fills properties.path, url, referrer, search
+	if err := s.client.Enqueue(p); err != nil {
+		s.log.Warn("analytics page refused", "page", p.Name, "err", err)
+	}
+}
+
+// product returns the catalog's product id, with its absolute URLs.
 func (s *store) product(id string) (analytics.Product, bool) {
 	for _, p := range s.catalog {
 		if p.ProductID == id {
+			p.URL = s.origin + "/products/" + p.ProductID
+			p.ImageURL = s.origin + "/images/" + p.ProductID + ".jpg"
 			return p, true
 		}
 	}
@@ -259,7 +307,7 @@ func (s *store) product(id string) (analytics.Product, bool) {
 func (s *store) cartLocked(anon string) *cart {
 	c := s.carts[anon]
 	if c == nil {
-		c = &cart{id: "cart_" + randomID()[:8]}
+		c = &cart{id: randomID()}
 		s.carts[anon] = c
 	}
 	return c
@@ -293,27 +341,50 @@ func (s *store) cartWithItems(w http.ResponseWriter, anon string) (*cart, bool) 
 	return c, true
 }
 
-// anonCookie is the cookie analytics.js keeps its anonymousId in, so
-// server-side events join the browser's identity when both are used.
-const anonCookie = "ajs_anonymous_id"
+// visitor returns the shopper's anonymous id: the ajs_anonymous_id cookie
+// that analytics.js (or, on the first visit, the middleware) set.
+func visitor(r *http.Request) string {
+	return analytics.RequestVisitor(r.Context()).AnonymousID
+}
 
-// visitor returns the visitor's anonymous id, setting the cookie on first
-// visit. analytics.js stores the id JSON-quoted ("%22...%22").
-func (s *store) visitor(w http.ResponseWriter, r *http.Request) string {
-	if ck, err := r.Cookie(anonCookie); err == nil {
-		v, err := url.QueryUnescape(ck.Value)
-		if err != nil {
-			v = ck.Value
-		}
-		if v = strings.Trim(v, `"`); v != "" && len(v) <= 64 {
-			return v
+// consentCookie is the shop's own consent banner's cookie: the consent
+// categories (as configured in Segment) the shopper granted, joined by ".".
+const consentCookie = "shop_consent"
+
+// consentCategories are the categories the banner offers.
+var consentCategories = []string{"Advertising", "Analytics", "Functional"}
+
+// consentFromCookie reads the consent cookie: nil (no consent object) when
+// the shopper has not chosen, else each offered category, true when
+// granted. The cookie comes from the browser: unknown names are ignored.
+func consentFromCookie(r *http.Request) *analytics.Consent {
+	ck, err := r.Cookie(consentCookie)
+	if err != nil {
+		return nil
+	}
+	granted := strings.Split(ck.Value, ".")
+	prefs := make(map[string]bool, len(consentCategories))
+	for _, c := range consentCategories {
+		prefs[c] = slices.Contains(granted, c)
+	}
+	return &analytics.Consent{CategoryPreferences: prefs}
+}
+
+// setConsent records the banner's choice (form field "granted", repeated).
+func (s *store) setConsent(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	var granted []string
+	for _, c := range consentCategories {
+		if slices.Contains(r.PostForm["granted"], c) {
+			granted = append(granted, c)
 		}
 	}
-	id := randomID()
-	// ajs_anonymous_id is analytics.js's cookie: it must stay readable by scripts, so not HttpOnly.
-	http.SetCookie(w, &http.Cookie{Name: anonCookie, Value: id, Path: "/", MaxAge: 365 * 24 * 3600, //nolint:gosec // G124: see above; Secure on TLS
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
-	return id
+	http.SetCookie(w, &http.Cookie{Name: consentCookie, Value: strings.Join(granted, "."), Path: "/", //nolint:gosec // G124: the banner's script reads it; Secure on TLS
+		MaxAge: 180 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // randomID returns a random UUIDv4.
