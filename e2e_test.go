@@ -27,7 +27,9 @@ func TestE2ETenThousandTracksExactlyOnce(t *testing.T) {
 		require.NoError(t, c.Enqueue(analytics.Track{Event: "Product Viewed", UserID: fmt.Sprint("u", i%97),
 			Properties: analytics.Properties{"i": i, "name": "Monopoly", "price": 19.99}}))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The deadline only bounds a hang: delivery is checked below, not its speed
+	// (a loaded 2-core machine under -race needs several seconds).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, c.Close(ctx))
 	assert.Empty(t, srv.Violations())
