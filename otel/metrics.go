@@ -102,6 +102,7 @@ type Metrics struct {
 	refInvalid, refTooLarge, refQueueFull     metric.MeasurementOption
 	refClosed, refSpool                       metric.MeasurementOption
 	durationBase                              []attribute.KeyValue
+	durationSets                              sync.Map // attemptKey → metric.MeasurementOption, built once each
 
 	stats  atomic.Pointer[func() analytics.Stats] // the registered client's Stats
 	closed atomic.Bool
@@ -346,16 +347,34 @@ func (o observer) ObserveUpload(info analytics.UploadInfo) {
 	if m.closed.Load() {
 		return
 	}
-	kvs := make([]attribute.KeyValue, 0, len(m.durationBase)+3)
-	kvs = append(kvs, m.durationBase...)
-	kvs = append(kvs, UploadResultKey.String(info.Result))
-	if info.StatusCode != 0 {
-		kvs = append(kvs, semconv.HTTPResponseStatusCode(info.StatusCode))
-	}
+	key := attemptKey{result: info.Result, status: info.StatusCode}
 	if info.Err != nil {
-		kvs = append(kvs, semconv.ErrorTypeKey.String(errorType(info)))
+		key.errorType = errorType(info)
 	}
-	m.duration.Record(context.Background(), info.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(kvs...)))
+	v, ok := m.durationSets.Load(key)
+	if !ok {
+		// Few distinct keys (results × statuses): build each set once.
+		kvs := make([]attribute.KeyValue, 0, len(m.durationBase)+3)
+		kvs = append(kvs, m.durationBase...)
+		kvs = append(kvs, UploadResultKey.String(key.result))
+		if key.status != 0 {
+			kvs = append(kvs, semconv.HTTPResponseStatusCode(key.status))
+		}
+		if key.errorType != "" {
+			kvs = append(kvs, semconv.ErrorTypeKey.String(key.errorType))
+		}
+		v, _ = m.durationSets.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(kvs...)))
+	}
+	if opt, ok := v.(metric.MeasurementOption); ok { // always: only options are stored
+		m.duration.Record(context.Background(), info.Duration.Seconds(), opt)
+	}
+}
+
+// attemptKey identifies the attribute set of an attempt's duration.
+type attemptKey struct {
+	result    string
+	status    int
+	errorType string
 }
 
 // errorType is error.type of a failed attempt, as the HTTP conventions

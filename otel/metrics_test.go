@@ -334,3 +334,32 @@ func tearSpool(t *testing.T, dir string) {
 	}
 	require.Positive(t, n, "no spool segment in %s", dir)
 }
+
+// TestSeveralClients reports two clients of one process on one
+// MeterProvider, told apart by ClientName.
+func TestSeveralClients(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		defer func() { require.NoError(t, mp.Shutdown(ctx)) }()
+		for name, n := range map[string]int{"shop": 2, "backoffice": 3} {
+			m, err := otelanalytics.New(mp, otelanalytics.ClientName(name))
+			require.NoError(t, err)
+			defer func() { require.NoError(t, m.Close()) }()
+			client, err := analytics.New(writeKey, m.Option(), analytics.WithTransport(scripted(analyticstest.NewRecorder())))
+			require.NoError(t, err)
+			require.NoError(t, m.Register(client))
+			for i := range n {
+				require.NoError(t, client.Enqueue(track(i)))
+			}
+			require.NoError(t, client.Close(ctx))
+		}
+		got := collect(t, reader)
+		ms := []string{"messaging.operation.name=send", "messaging.system=segment"}
+		assert.Equal(t, 2.0, got[k("messaging.client.sent.messages", append(ms, "tracklane.analytics.client.name=shop")...)])
+		assert.Equal(t, 3.0, got[k("messaging.client.sent.messages", append(ms, "tracklane.analytics.client.name=backoffice")...)])
+		assert.Equal(t, 1.0, got[k("messaging.client.operation.duration",
+			append(ms, "tracklane.analytics.client.name=backoffice", "tracklane.analytics.upload.result=delivered")...)+" count"])
+	})
+}
