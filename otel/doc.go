@@ -18,22 +18,22 @@
 // given. Counters are cumulative totals since the client started; the
 // queue figures are observed at each collection.
 //
-//	Name                                     Instrument            Unit       Attributes
-//	messaging.client.sent.messages           ObservableCounter     {message}  messaging.system=segment, messaging.operation.name=send, error.type (failed only)
-//	messaging.client.operation.duration      Histogram             s          messaging.system, messaging.operation.name, tracklane.analytics.upload.result, http.response.status_code (when answered), error.type (failed attempts)
-//	tracklane.analytics.processed            ObservableCounter     {message}  tracklane.analytics.outcome, error.type (failed and refused)
-//	tracklane.analytics.enqueued             ObservableCounter     {message}
-//	tracklane.analytics.recovered            ObservableCounter     {message}
-//	tracklane.analytics.spool.corrupt        ObservableCounter     {segment}
-//	tracklane.analytics.spool.lost           ObservableCounter     {message}
-//	tracklane.analytics.batches              ObservableCounter     {batch}
-//	tracklane.analytics.retries              ObservableCounter     {attempt}
-//	tracklane.analytics.rate_limited         ObservableCounter     {response}
-//	tracklane.analytics.split_requests       ObservableCounter     {request}
-//	tracklane.analytics.queue.size           ObservableUpDownCounter {message}
-//	tracklane.analytics.queue.capacity       ObservableUpDownCounter {message}
-//	tracklane.analytics.queue.data.size      ObservableUpDownCounter By
-//	tracklane.analytics.queue.data.capacity  ObservableUpDownCounter By
+//	Name                                     Instrument               Unit        Attributes
+//	messaging.client.sent.messages           ObservableCounter        {message}   messaging.system=segment, messaging.operation.name=send, error.type (failed only)
+//	messaging.client.operation.duration      Histogram                s           messaging.system, messaging.operation.name, tracklane.analytics.upload.result, http.response.status_code (when answered), error.type (failed attempts)
+//	tracklane.analytics.processed            ObservableCounter        {message}   tracklane.analytics.outcome, error.type (failed and refused)
+//	tracklane.analytics.enqueued             ObservableCounter        {message}
+//	tracklane.analytics.recovered            ObservableCounter        {message}
+//	tracklane.analytics.spool.corrupt        ObservableCounter        {segment}
+//	tracklane.analytics.spool.lost           ObservableCounter        {message}
+//	tracklane.analytics.batches              ObservableCounter        {batch}
+//	tracklane.analytics.retries              ObservableCounter        {attempt}
+//	tracklane.analytics.rate_limited         ObservableCounter        {response}
+//	tracklane.analytics.split_requests       ObservableCounter        {request}
+//	tracklane.analytics.queue.size           ObservableUpDownCounter  {message}
+//	tracklane.analytics.queue.capacity       ObservableUpDownCounter  {message}
+//	tracklane.analytics.queue.data.size      ObservableUpDownCounter  By
+//	tracklane.analytics.queue.data.capacity  ObservableUpDownCounter  By
 //
 // What each one counts, from the Stats field it reads:
 //

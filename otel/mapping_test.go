@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -120,4 +121,37 @@ func TestErrorType(t *testing.T) {
 func TestClamp(t *testing.T) {
 	assert.Equal(t, int64(5), clamp(5))
 	assert.Equal(t, int64(1<<63-1), clamp(1<<64-1))
+}
+
+// TestDocListsEveryMetric checks the package doc's table against the
+// instruments: every name with its unit, no more, no fewer.
+func TestDocListsEveryMetric(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	listed := map[string]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "//\t"))
+		if (strings.HasPrefix(line, "//\tmessaging.") || strings.HasPrefix(line, "//\ttracklane.")) && len(f) >= 3 {
+			listed[f[0]] = f[2]
+		}
+	}
+
+	ctx := context.Background()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { require.NoError(t, mp.Shutdown(ctx)) }()
+	m, err := New(mp)
+	require.NoError(t, err)
+	require.NoError(t, m.register(func() analytics.Stats { return analytics.Stats{} }))
+	defer func() { require.NoError(t, m.Close()) }()
+	observer{m}.ObserveUpload(analytics.UploadInfo{Result: "delivered"})
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(ctx, &rm))
+	got := map[string]string{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, met := range sm.Metrics {
+			got[met.Name] = met.Unit
+		}
+	}
+	assert.Equal(t, listed, got)
 }

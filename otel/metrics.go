@@ -93,7 +93,6 @@ type Metrics struct {
 	queueSize, queueCapacity                  metric.Int64ObservableUpDownCounter
 	queueDataSize, queueDataCapacity          metric.Int64ObservableUpDownCounter
 	duration                                  metric.Float64Histogram
-	base                                      attribute.Set // the client name, if any
 	baseOpt                                   metric.MeasurementOption
 	sentOK, sentRejected, sentExhausted       metric.MeasurementOption
 	sentDeadline                              metric.MeasurementOption
@@ -125,14 +124,10 @@ const (
 	errSpool     = "spool"             // RefusedSpool
 )
 
-// durationBuckets are the bucket bounds the messaging conventions recommend
-// for messaging.client.operation.duration, in seconds.
-var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
-
 // New creates the instruments on a Meter of mp (scope ScopeName). The
 // observable ones report nothing until Register. A nil mp returns
-// ErrNilMeterProvider; an invalid option returns its error; an error of mp
-// creating an instrument is returned as is.
+// ErrNilMeterProvider; an invalid option returns its error (nil options are
+// ignored); an error of mp creating an instrument is returned as is.
 func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 	if mp == nil {
 		return nil, ErrNilMeterProvider
@@ -151,8 +146,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 	if cfg.hasName {
 		base = append(base, ClientNameKey.String(cfg.name))
 	}
-	m.base = attribute.NewSet(base...)
-	m.baseOpt = metric.WithAttributeSet(m.base)
+	m.baseOpt = metric.WithAttributeSet(attribute.NewSet(base...))
 	with := func(kvs ...attribute.KeyValue) metric.MeasurementOption {
 		return metric.WithAttributeSet(attribute.NewSet(append(append([]attribute.KeyValue(nil), base...), kvs...)...))
 	}
@@ -224,7 +218,8 @@ func (m *Metrics) instruments() error {
 	m.duration, err = m.meter.Float64Histogram("messaging.client.operation.duration",
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of each upload attempt (one POST of a batch)."),
-		metric.WithExplicitBucketBoundaries(durationBuckets...))
+		// The bounds the messaging conventions recommend for this metric.
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10))
 	errs = append(errs, err)
 	return errors.Join(errs...)
 }

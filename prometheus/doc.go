@@ -21,24 +21,24 @@
 // Every series has the const label client="<name>" when ClientName is
 // given. Counters are totals since the client started.
 //
-//	Name                                            Type       Labels          Stats field
-//	tracklane_analytics_messages_enqueued_total     counter                    Enqueued (recovered included)
-//	tracklane_analytics_messages_delivered_total    counter                    Delivered
-//	tracklane_analytics_messages_failed_total       counter    reason          FailedRejected, FailedExhausted, FailedDeadline
-//	tracklane_analytics_messages_spooled_total      counter                    Spooled
-//	tracklane_analytics_messages_refused_total      counter    reason          RefusedInvalid, RefusedTooLarge, RefusedQueueFull, RefusedClosed, RefusedSpool
-//	tracklane_analytics_messages_recovered_total    counter                    Recovered
-//	tracklane_analytics_messages_lost_total         counter                    SpoolLost
-//	tracklane_analytics_spool_corrupt_segments_total counter                   SpoolCorrupt
-//	tracklane_analytics_queue_messages              gauge                      Queued
-//	tracklane_analytics_queue_bytes                 gauge                      QueuedBytes
-//	tracklane_analytics_queue_capacity_messages     gauge                      MaxQueued
-//	tracklane_analytics_queue_capacity_bytes        gauge                      MaxQueuedBytes
-//	tracklane_analytics_batches_total               counter                    Batches (delivered)
-//	tracklane_analytics_retries_total               counter                    Retries
-//	tracklane_analytics_rate_limited_total          counter                    RateLimited (429 answers)
-//	tracklane_analytics_split_requests_total        counter                    SplitRequests
-//	tracklane_analytics_upload_duration_seconds     histogram  result, code    one observation per upload attempt
+//	Name                                              Type       Labels        Stats field
+//	tracklane_analytics_messages_enqueued_total       counter                  Enqueued (recovered included)
+//	tracklane_analytics_messages_delivered_total      counter                  Delivered
+//	tracklane_analytics_messages_failed_total         counter    reason        FailedRejected, FailedExhausted, FailedDeadline
+//	tracklane_analytics_messages_spooled_total        counter                  Spooled
+//	tracklane_analytics_messages_refused_total        counter    reason        RefusedInvalid, RefusedTooLarge, RefusedQueueFull, RefusedClosed, RefusedSpool
+//	tracklane_analytics_messages_recovered_total      counter                  Recovered
+//	tracklane_analytics_messages_lost_total           counter                  SpoolLost
+//	tracklane_analytics_spool_corrupt_segments_total  counter                  SpoolCorrupt
+//	tracklane_analytics_queue_messages                gauge                    Queued
+//	tracklane_analytics_queue_bytes                   gauge                    QueuedBytes
+//	tracklane_analytics_queue_capacity_messages       gauge                    MaxQueued
+//	tracklane_analytics_queue_capacity_bytes          gauge                    MaxQueuedBytes
+//	tracklane_analytics_batches_total                 counter                  Batches (delivered)
+//	tracklane_analytics_retries_total                 counter                  Retries
+//	tracklane_analytics_rate_limited_total            counter                  RateLimited (429 answers)
+//	tracklane_analytics_split_requests_total          counter                  SplitRequests
+//	tracklane_analytics_upload_duration_seconds       histogram  result, code  one observation per upload attempt
 //
 // reason on messages_failed_total is rejected, retries_exhausted or
 // deadline; on messages_refused_total it is invalid, too_large,

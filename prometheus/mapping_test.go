@@ -2,6 +2,7 @@ package promanalytics
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -111,4 +112,31 @@ tracklane_analytics_upload_duration_seconds_bucket{code="none",result="retried",
 tracklane_analytics_upload_duration_seconds_sum{code="none",result="retried"} 0.003
 tracklane_analytics_upload_duration_seconds_count{code="none",result="retried"} 1
 `)))
+}
+
+// TestDocListsEveryMetric checks the package doc's table against the
+// collector: every name with its type, no more, no fewer.
+func TestDocListsEveryMetric(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	listed := map[string]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "//\t"))
+		if strings.HasPrefix(line, "//\ttracklane_") && len(f) >= 2 {
+			listed[f[0]] = f[1]
+		}
+	}
+	reg := prometheus.NewPedanticRegistry()
+	m, err := New(reg)
+	require.NoError(t, err)
+	defer m.Close()
+	require.NoError(t, m.register(func() analytics.Stats { return analytics.Stats{} }))
+	observer{m}.ObserveUpload(analytics.UploadInfo{Result: "delivered"})
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = strings.ToLower(mf.GetType().String())
+	}
+	assert.Equal(t, listed, got)
 }

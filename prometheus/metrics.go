@@ -87,14 +87,10 @@ const (
 	reasonSpool     = "spool"             // RefusedSpool
 )
 
-// durationBuckets are in seconds: those OpenTelemetry's messaging
-// conventions recommend for the duration of a send.
-var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
-
 // New builds the collector and registers it with reg; a nil reg registers
 // nothing (register m yourself: it is a prometheus.Collector). The Stats
 // series are collected once a client is registered. An invalid option
-// returns its error; reg's error (a *prometheus.AlreadyRegisteredError when
+// returns its error (nil options are ignored); reg's error (a *prometheus.AlreadyRegisteredError when
 // the same series are already registered, as by two Metrics without
 // distinct ClientNames) is returned as is.
 func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
@@ -128,10 +124,12 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		rateLimited:      desc("rate_limited_total", "Rate-limited answers (HTTP 429)."),
 		splits:           desc("split_requests_total", "Extra uploads spent on split batches (413, and 400 bisection)."),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace:   namespace,
-			Name:        "upload_duration_seconds",
-			Help:        "Duration of each upload attempt (one POST of a batch), by the delivery policy's result and the HTTP status code.",
-			Buckets:     durationBuckets,
+			Namespace: namespace,
+			Name:      "upload_duration_seconds",
+			Help:      "Duration of each upload attempt (one POST of a batch), by the delivery policy's result and the HTTP status code.",
+			// In seconds: those OpenTelemetry's messaging conventions
+			// recommend for the duration of a send.
+			Buckets:     []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10},
 			ConstLabels: cfg.labels,
 		}, []string{"result", "code"}),
 	}
