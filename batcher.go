@@ -324,15 +324,32 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage, bis *bisecti
 		started := time.Now()
 		a := b.up.attempt(b.runCtx, &Batch{Messages: msgs, SentAt: b.sentAt(), Attempt: r.Attempts()})
 		d := decide(a, batchFacts{size: len(items), canBisect: bis.canSplit(), maxDelay: MaxRetryAfter, nowForDates: time.Now()})
+		took := time.Since(started)
+		aborted := d.verdict != deliver && b.runCtx.Err() != nil
+		delay, ok := time.Duration(0), true
+		if !aborted && (d.verdict == resend || d.verdict == pause) {
+			if d.verdict == pause {
+				b.led.rateLimited.Add(1)
+				b.pauseFor(d.delay)
+				if d.refund {
+					r.Refund() // a 429 that says when to come back does not use up an attempt
+				}
+			}
+			delay, ok = r.Next(time.Now(), d.delay)
+		}
 		if len(b.cfg.observers) > 0 {
+			result := d.verdict.String()
+			if !ok {
+				result = "exhausted"
+			}
 			bytes := 0
 			for _, m := range msgs {
 				bytes += len(m)
 			}
-			b.observe(UploadInfo{Messages: len(msgs), Bytes: bytes, Attempt: r.Attempts(), Duration: time.Since(started),
-				StatusCode: a.status, Result: d.verdict.String(), Err: b.red.error(d.reason)})
+			b.observe(UploadInfo{Messages: len(msgs), Bytes: bytes, Attempt: r.Attempts(), Duration: took,
+				StatusCode: a.status, Result: result, Err: b.red.error(d.reason)})
 		}
-		if d.verdict != deliver && b.runCtx.Err() != nil {
+		if aborted {
 			b.finish(items, Failed, deadlineErr(d.reason), r.Attempts())
 			return
 		}
@@ -357,15 +374,8 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage, bis *bisecti
 			}
 			b.finish(items, Failed, d.reason, r.Attempts())
 			return
-		case pause:
-			b.led.rateLimited.Add(1)
-			b.pauseFor(d.delay)
-			if d.refund {
-				r.Refund() // a 429 that says when to come back does not use up an attempt
-			}
 		}
 		last = d.reason
-		delay, ok := r.Next(time.Now(), d.delay)
 		if !ok {
 			b.finish(items, Failed, fmt.Errorf("%w after %s: %w", ErrRetriesExhausted, plural(r.Attempts(), "attempt"), d.reason), r.Attempts())
 			return

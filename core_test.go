@@ -914,3 +914,20 @@ func TestUploadObserver(t *testing.T) {
 		assert.ErrorAs(t, err, &ce)
 	})
 }
+
+// The attempt after which the budget runs out is observed as "exhausted".
+func TestUploadObserverExhausted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{respond: func(int, *Batch) error { return &HTTPError{StatusCode: 503} }}
+		var mu sync.Mutex
+		var results []string
+		c := newTestClient(t, f, nil, WithRetry(2, time.Hour), WithDeliveryCallback(func(Report) {}),
+			WithUploadObserver(observerFunc(func(i UploadInfo) { mu.Lock(); results = append(results, i.Result); mu.Unlock() })))
+		enqueueN(t, c, 1)
+		require.Error(t, c.Flush(context.Background()))
+		require.NoError(t, c.Close(context.Background()))
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{"retried", "exhausted"}, results)
+	})
+}

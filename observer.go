@@ -28,8 +28,10 @@ type UploadInfo struct {
 	// StatusCode is the HTTP status answered, 0 when there was none (a
 	// network error, or a custom Transport that returned no *HTTPError).
 	StatusCode int
-	// Result is what the policy decided: "delivered", "retried", "paused"
-	// (a 429), "split" or "rejected".
+	// Result is what became of the attempt: "delivered", "retried",
+	// "paused" (a 429; retried after the pause), "split", "rejected", or
+	// "exhausted" (the policy would retry, but the batch's attempts or
+	// retry time ran out).
 	Result string
 	// Err is the attempt's error, nil when delivered; the write key is
 	// removed from it.

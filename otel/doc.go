@@ -42,7 +42,7 @@
 //     retries_exhausted, deadline): messages whose sending ended.
 //   - messaging.client.operation.duration: one measurement per upload
 //     attempt, the time the Transport took. tracklane.analytics.upload.result
-//     is the delivery policy's decision: delivered, retried, paused (a 429),
+//     is what became of the attempt: delivered, retried, paused (a 429), exhausted (the retry budget ran out),
 //     split or rejected. error.type is the status code ("503") when the
 //     endpoint answered, "timeout" when the attempt's deadline ended it,
 //     "_OTHER" for another error without an answer. Buckets: the ones the

@@ -28,7 +28,7 @@ const (
 	// delivered, failed, spooled or refused.
 	OutcomeKey = attribute.Key("tracklane.analytics.outcome")
 	// UploadResultKey is what the delivery policy made of an upload
-	// attempt: delivered, retried, paused, split or rejected.
+	// attempt: delivered, retried, paused, exhausted, split or rejected.
 	UploadResultKey = attribute.Key("tracklane.analytics.upload.result")
 )
 

@@ -44,7 +44,7 @@
 // deadline; on messages_refused_total it is invalid, too_large,
 // queue_full, already_shutdown or spool (the values of error.type in the
 // OpenTelemetry module). On upload_duration_seconds, result is the
-// delivery policy's decision (delivered, retried, paused for a 429, split,
+// outcome of the attempt (delivered, retried, paused for a 429, exhausted, split,
 // rejected) and code the HTTP status answered, or "none" when there was no
 // answer (a network error or a timeout). Its buckets are 5 ms to 10 s (the
 // ones OpenTelemetry's messaging conventions recommend).

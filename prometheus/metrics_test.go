@@ -114,8 +114,8 @@ tracklane_analytics_queue_messages{client="shop"} 3
 		require.ErrorIs(t, client.Enqueue(track(10)), analytics.ErrClosed)
 
 		// Attempts: A 503 503 429 200, B 400, C 503 503 503, D 413 200
-		// 200, E 503. (The last attempt of C is "retried" by the policy;
-		// the attempt budget then ends it: messages_failed_total says so.)
+		// 200, E 503. (The last attempt of C ends its attempt budget:
+		// result="exhausted".)
 		want, err := os.ReadFile("testdata/sequence.prom")
 		require.NoError(t, err)
 		require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(string(want))))
@@ -137,6 +137,6 @@ tracklane_analytics_queue_messages{client="shop"} 3
 		require.Equal(t, uint64(1), other.Stats().Batches)
 		require.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(string(want)), "tracklane_analytics_upload_duration_seconds"),
 			"the histogram keeps the attempts it had, and no more")
-		assert.Equal(t, 5, testutil.CollectAndCount(m), "only the histogram's series, no Stats")
+		assert.Equal(t, 6, testutil.CollectAndCount(m), "only the histogram's series, no Stats")
 	})
 }
