@@ -120,9 +120,12 @@ type sink struct {
 	raw      map[string]json.RawMessage // messageId -> the message as sent
 	poison   map[string]bool            // batches holding one are answered 400
 	requests int
+	unique   int // distinct messageIds accepted
+	dups     int // accepted deliveries beyond the first
+	keepRaw  bool
 	changed  chan struct{}
 
-	status atomic.Int32               // non-zero: answer every request with it
+	status atomic.Int32                  // non-zero: answer every request with it
 	hang   atomic.Pointer[chan struct{}] // non-nil: hold requests until it is closed
 	// before, when set, runs on each batch about to be accepted, before the
 	// answer is written (the crash tests kill a relay there).
@@ -130,7 +133,7 @@ type sink struct {
 }
 
 func newSink(t testing.TB) *sink {
-	s := &sink{got: map[string]int{}, raw: map[string]json.RawMessage{}, poison: map[string]bool{}, changed: make(chan struct{}, 1)}
+	s := &sink{got: map[string]int{}, raw: map[string]json.RawMessage{}, poison: map[string]bool{}, keepRaw: true, changed: make(chan struct{}, 1)}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
 		if h := s.hang.Swap(nil); h != nil {
@@ -209,8 +212,14 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for i, id := range ids {
-		s.got[id]++
-		s.raw[id] = req.Batch[i]
+		if s.got[id]++; s.got[id] == 1 {
+			s.unique++
+		} else {
+			s.dups++
+		}
+		if s.keepRaw {
+			s.raw[id] = req.Batch[i]
+		}
 	}
 	s.mu.Unlock()
 	if f := s.before.Load(); f != nil {
@@ -232,11 +241,7 @@ func (s *sink) notify() {
 func (s *sink) stats() (unique, duplicates int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, n := range s.got {
-		unique++
-		duplicates += n - 1
-	}
-	return unique, duplicates
+	return s.unique, s.dups
 }
 
 func (s *sink) times(id string) int {
@@ -300,14 +305,18 @@ func start(t testing.TB, r relay) <-chan error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
+	finished := make(chan struct{})
+	go func() {
+		done <- r.Run(ctx)
+		close(finished)
+	}()
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		_ = r.Shutdown(sctx)
 		cancel()
 		select {
-		case <-done:
+		case <-finished:
 		case <-time.After(10 * time.Second):
 			t.Error("relay did not stop")
 		}
@@ -349,4 +358,11 @@ type relay interface {
 	Run(ctx context.Context) error
 	Shutdown(ctx context.Context) error
 	Stats() outbox.RelayStats
+}
+
+// Reset forgets what the sink recorded.
+func (s *sink) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got, s.raw, s.requests, s.unique, s.dups = map[string]int{}, map[string]json.RawMessage{}, 0, 0, 0
 }
