@@ -375,6 +375,11 @@ func (r *Relay) Run(ctx context.Context) error {
 		return ErrRelayRunning
 	}
 	defer close(r.done)
+	select {
+	case <-r.stop: // Shutdown before Run
+		return nil
+	default:
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	if l := r.cfg.listener; l != nil {

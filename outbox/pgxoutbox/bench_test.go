@@ -1,0 +1,139 @@
+package pgxoutbox_test
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tracklane/analytics"
+	"github.com/tracklane/analytics/outbox"
+	"github.com/tracklane/analytics/outbox/pgxoutbox"
+)
+
+// BenchmarkCheckoutTx is one checkout transaction (BEGIN, INSERT the order,
+// COMMIT) without and with its event in the outbox: the difference is what
+// the outbox adds to the caller's transaction per event.
+func BenchmarkCheckoutTx(b *testing.B) {
+	e := newEnv(b)
+	c := newClient(b, "http://127.0.0.1:1")
+	notify := e.outbox(b, c)
+	quiet, err := outbox.New(c, outbox.WithTable(e.table), outbox.WithNotify(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	n := 0
+	insertOrder := func(tx interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}) {
+		n++
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+e.table+"_orders (id, total) VALUES ($1, 27.50)", "b"+strconv.Itoa(n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run := func(b *testing.B, o *outbox.Outbox) {
+		for b.Loop() {
+			tx, err := e.db.BeginTx(ctx, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			insertOrder(tx)
+			if o != nil {
+				if err := o.Enqueue(ctx, tx, order(strconv.Itoa(n))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		if _, err := e.db.ExecContext(ctx, "TRUNCATE "+e.table); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("order", func(b *testing.B) { run(b, nil) })
+	b.Run("order+outbox", func(b *testing.B) { run(b, notify) })
+	b.Run("order+outbox-nonotify", func(b *testing.B) { run(b, quiet) })
+	b.Run("order+outbox-pgx", func(b *testing.B) {
+		for b.Loop() {
+			tx, err := e.pool.Begin(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+			if _, err := tx.Exec(ctx, "INSERT INTO "+e.table+"_orders (id, total) VALUES ($1, 27.50)", "b"+strconv.Itoa(n)); err != nil {
+				b.Fatal(err)
+			}
+			if err := pgxoutbox.Enqueue(ctx, notify, tx, order(strconv.Itoa(n))); err != nil {
+				b.Fatal(err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkRelayThroughput delivers a backlog of rows through 1 and 3
+// relays (each with its own client, batches of 500) to a local counting
+// sink, and reports delivered events/s: from the relays' start until the
+// sink has every row and the table is empty.
+func BenchmarkRelayThroughput(b *testing.B) {
+	const rows = 60_000
+	for _, relays := range []int{1, 3} {
+		b.Run("relays="+strconv.Itoa(relays), func(b *testing.B) {
+			e := newEnv(b)
+			var total time.Duration
+			var delivered int
+			for range b.N {
+				b.StopTimer()
+				s := newSink(b)
+				s.keepRaw, s.countOnly = false, true
+				var rs []*pgxoutbox.Relay
+				var o *outbox.Outbox
+				for i := range relays {
+					c := newClient(b, s.URL(), analytics.WithBatchSize(500))
+					oi := e.outbox(b, c)
+					if o == nil {
+						o = oi
+					}
+					r, err := pgxoutbox.NewRelay(oi, e.pool, outbox.WithRelayID("bench-"+strconv.Itoa(i)), outbox.WithRelayLogger(nil))
+					if err != nil {
+						b.Fatal(err)
+					}
+					rs = append(rs, r)
+				}
+				copyRows(b, e, o, "bench-", rows)
+				if _, err := e.db.ExecContext(context.Background(), "VACUUM ANALYZE "+e.table); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				began := time.Now()
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, len(rs))
+				for _, r := range rs {
+					go func() { done <- r.Run(ctx) }()
+				}
+				waitUntil(b, 2*time.Minute, "every row", func() bool { u, _ := s.stats(); return u == rows }, s)
+				waitUntil(b, time.Minute, "an empty table", func() bool { return e.count(b, "SELECT count(*) FROM {t}") == 0 }, nil)
+				total += time.Since(began)
+				delivered += rows
+				b.StopTimer()
+				for _, r := range rs {
+					_ = r.Shutdown(context.Background())
+				}
+				cancel()
+				for range rs {
+					<-done
+				}
+				if _, dup := s.stats(); dup != 0 {
+					b.Errorf("%d duplicates", dup)
+				}
+			}
+			b.ReportMetric(float64(delivered)/total.Seconds(), "events/s")
+		})
+	}
+}
