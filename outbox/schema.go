@@ -54,8 +54,8 @@ CREATE INDEX IF NOT EXISTS {dead_index} ON {dead} (failed_at);
 // dead-letter table (CREATE TABLE IF NOT EXISTS, so it can run at every
 // start), or an error wrapping ErrInvalidTable when table is not a valid
 // name (see WithTable). Run it with a role that may create tables; the
-// relays and Enqueue need SELECT, INSERT, UPDATE and DELETE on the outbox
-// and INSERT on the dead-letter table. The file schema.sql is its text for
+// Enqueue needs INSERT on the outbox; relays need SELECT, UPDATE and
+// DELETE on it, and SELECT and INSERT on the dead-letter table. The file schema.sql is its text for
 // DefaultTable.
 func Schema(table string) (string, error) {
 	n, err := parseNames(table)

@@ -2,6 +2,7 @@ package pgxoutbox_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -351,4 +352,99 @@ func TestRunStopsWhenClientClosed(t *testing.T) {
 		t.Errorf("%d of 3 rows given back", n)
 	}
 	_ = os.Getenv
+}
+
+// The privileges the package documentation lists are enough: INSERT for
+// the app's role; SELECT, UPDATE, DELETE on the outbox and SELECT, INSERT
+// on the dead letters for the relay's role.
+func TestDocumentedPrivilegesSuffice(t *testing.T) {
+	e := newEnv(t)
+	s := newSink(t)
+	c := newClient(t, s.URL())
+	o := e.outbox(t, c)
+	writer, relayRole := e.table+"_writer", e.table+"_relay"
+	for _, q := range []string{
+		"CREATE ROLE " + writer + " LOGIN",
+		"CREATE ROLE " + relayRole + " LOGIN",
+		"GRANT INSERT ON " + e.table + " TO " + writer,
+		"GRANT SELECT, UPDATE, DELETE ON " + e.table + " TO " + relayRole,
+		"GRANT SELECT, INSERT ON " + e.table + "_dead TO " + relayRole,
+	} {
+		if _, err := e.db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	as := func(role string) *sql.DB {
+		u := strings.Replace(e.url, "postgres@", role+"@", 1)
+		if !strings.Contains(u, role+"@") {
+			t.Skip("cannot switch roles in " + e.url)
+		}
+		db, err := sql.Open("pgx", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	wdb := as(writer)
+	tx, err := wdb.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, bad := order("p1"), order("p2")
+	good.MessageID, bad.MessageID = "priv-good", "priv-bad"
+	for _, ev := range []analytics.Track{good, bad} {
+		if err := o.Enqueue(t.Context(), tx, ev); err != nil {
+			t.Fatalf("Enqueue as the writer: %v", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.poison["priv-bad"] = true
+	s.mu.Unlock()
+	r, err := o.NewRelay(as(relayRole), outbox.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, r)
+	waitUntil(t, 10*time.Second, "delivery and dead letter", func() bool {
+		return s.times("priv-good") == 1 && e.count(t, "SELECT count(*) FROM {t}_dead") == 1
+	}, s)
+	if st := r.Stats(); st.DBErrors != 0 {
+		t.Errorf("the relay's role lacked a privilege: %+v", st)
+	}
+}
+
+// The replay statement of the package documentation puts a dead letter
+// back, and it is delivered with its original messageId.
+func TestDocumentedReplay(t *testing.T) {
+	e := newEnv(t)
+	s := newSink(t)
+	o := e.outbox(t, newClient(t, s.URL()))
+	ids := insertRows(t, e, o, "replay-", 1)
+	s.mu.Lock()
+	s.poison[ids[0]] = true
+	s.mu.Unlock()
+	r, err := o.NewRelay(e.db, outbox.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, r)
+	waitUntil(t, 10*time.Second, "the dead letter", func() bool { return e.count(t, "SELECT count(*) FROM {t}_dead") == 1 }, nil)
+	s.mu.Lock()
+	s.poison[ids[0]] = false
+	s.mu.Unlock()
+	var deadID int64
+	if err := e.db.QueryRowContext(t.Context(), "SELECT id FROM "+e.table+"_dead").Scan(&deadID); err != nil {
+		t.Fatal(err)
+	}
+	replay := strings.NewReplacer("analytics_outbox_dead", e.table+"_dead", "analytics_outbox", e.table).Replace(
+		`WITH d AS (DELETE FROM analytics_outbox_dead WHERE id = $1 RETURNING message_id, type, event, data, created_at)
+	INSERT INTO analytics_outbox (message_id, type, event, data, created_at) SELECT * FROM d`)
+	if _, err := e.db.ExecContext(t.Context(), replay, deadID); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the replayed message", func() bool { return s.times(ids[0]) == 1 }, s)
 }
