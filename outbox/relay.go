@@ -407,7 +407,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if n, gerr := r.exec(wctx, r.q.giveBack, idArray(ids), r.cfg.id); gerr != nil {
 			r.logDBError(wctx, "giving rows back at stop", gerr)
 		} else {
-			r.released.Add(uint64(n))
+			r.released.Add(count(n))
 		}
 		r.inFlight.Store(0)
 	}
@@ -665,17 +665,17 @@ func (r *Relay) writeOutcomes(ctx context.Context, inflight map[int64]struct{}) 
 		case deadLetter:
 			n, err = r.exec(ctx, r.q.deadLetter, idArray(ids), g.reason)
 			if err == nil {
-				r.dead.Add(uint64(n))
+				r.dead.Add(count(n))
 			}
 		case retryLater:
 			n, err = r.exec(ctx, r.q.retry, idArray(ids), r.cfg.retryDelay.Milliseconds(), r.cfg.maxRetryDelay.Milliseconds(), g.reason, r.cfg.id)
 			if err == nil {
-				r.retried.Add(uint64(n))
+				r.retried.Add(count(n))
 			}
 		case giveBack:
 			n, err = r.exec(ctx, r.q.giveBack, idArray(ids), r.cfg.id)
 			if err == nil {
-				r.released.Add(uint64(n))
+				r.released.Add(count(n))
 			}
 		}
 		if err != nil {
@@ -797,4 +797,12 @@ WHERE id = ANY($1::text::bigint[]) AND claimed_by = $2::text`,
 WHERE id = ANY($1::text::bigint[]) AND claimed_by = $3::text`,
 		lag: `SELECT EXTRACT(EPOCH FROM now() - created_at)::float8 FROM ` + t + ` ORDER BY id LIMIT 1`,
 	}
+}
+
+// count converts a RowsAffected count for the counters.
+func count(n int64) uint64 {
+	if n <= 0 {
+		return 0
+	}
+	return uint64(n)
 }

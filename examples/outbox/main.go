@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logw io
 		s := relay.Stats()
 		fmt.Fprintf(w, "claimed %d delivered %d dead-lettered %d in flight %d lag %v\n", s.Claimed, s.Delivered, s.DeadLettered, s.InFlight, s.Lag)
 	})
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", *addr)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logw io
 // migrate creates the outbox tables and the orders table.
 func migrate(ctx context.Context, pool *pgxpool.Pool, ob *outbox.Outbox) error {
 	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if err := ob.CreateSchema(ctx, db); err != nil { // safe when instances start together
 		return err
 	}
@@ -166,6 +166,9 @@ func checkoutHandler(pool *pgxpool.Pool, ob *outbox.Outbox, log *slog.Logger) ht
 		orderID := q.Get("order_id") // a client-chosen id makes a retried checkout idempotent
 		if orderID == "" {
 			orderID = uuid.NewString()
+		} else if !validOrderID(orderID) {
+			http.Error(w, "order_id: want 1 to 64 letters, digits, '-' or '_'", http.StatusBadRequest)
+			return
 		}
 		total := price * float64(qty)
 		ev := analytics.OrderCompleted(analytics.Order{
@@ -192,8 +195,23 @@ func checkoutHandler(pool *pgxpool.Pool, ob *outbox.Outbox, log *slog.Logger) ht
 			log.Error("checkout failed", "order", orderID, "error", err)
 			http.Error(w, "checkout failed", http.StatusInternalServerError)
 		default:
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusCreated)
-			fmt.Fprintln(w, orderID)
+			_, _ = io.WriteString(w, orderID+"\n") //nolint:gosec // text/plain, and orderID is checked by validOrderID or generated
 		}
 	})
+}
+
+func validOrderID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }

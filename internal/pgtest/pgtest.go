@@ -32,7 +32,7 @@ const EnvURL = "TRACKLANE_TEST_POSTGRES"
 // HowTo says how to make the PostgreSQL tests run.
 const HowTo = "install PostgreSQL (Debian: apt-get install -y postgresql; initdb and pg_ctl are found in /usr/lib/postgresql/*/bin or on PATH) or set " + EnvURL + " to a server's URL"
 
-// ErrUnavailable: no PostgreSQL to test against.
+// ErrUnavailable is returned by Start when there is no PostgreSQL to test against.
 var ErrUnavailable = errors.New("pgtest: PostgreSQL is not available")
 
 // Cluster is a running PostgreSQL server.
@@ -141,7 +141,7 @@ func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
 func (c *Cluster) run(name string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...) //nolint:gosec // initdb and pg_ctl of the PostgreSQL installation, in tests
 	cmd.Dir = c.dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	if c.cred != nil {
@@ -183,7 +183,7 @@ func unprivileged() (*syscall.Credential, error) {
 }
 
 func appendFile(path, text string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0) //nolint:gosec // the cluster's own postgresql.conf
 	if err != nil {
 		return err
 	}

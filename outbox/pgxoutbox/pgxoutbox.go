@@ -127,7 +127,8 @@ func NewListener(cfg *pgx.ConnConfig, logger *slog.Logger) *Listener {
 	return &Listener{cfg: c, logger: logger}
 }
 
-// ErrNilConfig: the Listener was made from a nil *pgx.ConnConfig.
+// ErrNilConfig is returned by Listen when the Listener was made from a nil
+// *pgx.ConnConfig.
 var ErrNilConfig = errors.New("pgxoutbox: nil connection config")
 
 // Listen implements outbox.Listener: it listens on channel until ctx ends,
