@@ -450,6 +450,17 @@ func (r *Relay) loop(ctx context.Context, inflight map[int64]struct{}, wg *sync.
 			return nil
 		default:
 		}
+		// A busy relay never waits below: keep its leases and lag fresh here.
+		select {
+		case <-renew.C:
+			r.renew(ctx, inflight)
+		default:
+		}
+		select {
+		case <-lag.C:
+			r.measureLag(ctx)
+		default:
+		}
 		dbErr := r.writeOutcomes(ctx, inflight)
 		if dbErr == nil && !stopping && claimDue && len(inflight) < r.cfg.maxInFlight {
 			limit := min(r.cfg.batch, r.cfg.maxInFlight-len(inflight))

@@ -448,3 +448,38 @@ func TestDocumentedReplay(t *testing.T) {
 	}
 	waitUntil(t, 10*time.Second, "the replayed message", func() bool { return s.times(ids[0]) == 1 }, s)
 }
+
+// A live relay renews the lease of the rows it holds: another relay does
+// not take them, however long their delivery takes.
+func TestLeaseRenewedWhileInFlight(t *testing.T) {
+	const lease = 1500 * time.Millisecond
+	e := newEnv(t)
+	slow, other := newSink(t), newSink(t)
+	release := slow.holdRequests()
+	defer release()
+	oa := e.outbox(t, newClient(t, slow.URL()))
+	ob := e.outbox(t, newClient(t, other.URL()))
+	ids := insertRows(t, e, oa, "renew-", 20)
+	a, err := oa.NewRelay(e.db, outbox.WithLease(lease), outbox.WithRelayID("holder"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, a)
+	waitUntil(t, 10*time.Second, "the rows in flight", func() bool { return slow.requestCount() > 0 }, slow)
+	b, err := ob.NewRelay(e.db, outbox.WithLease(lease), outbox.WithPollInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, b)
+	// Three leases long: without renewal the rows would have passed to b.
+	deadline := time.Now().Add(3 * lease)
+	waitUntil(t, 10*time.Second, "three leases", func() bool { return time.Now().After(deadline) }, nil)
+	if st := b.Stats(); st.Claimed != 0 {
+		t.Fatalf("the other relay claimed %d rows held by a live relay", st.Claimed)
+	}
+	release()
+	waitUntil(t, 10*time.Second, "delivery by the holder", func() bool { u, _ := slow.stats(); return u == len(ids) }, slow)
+	if u, _ := other.stats(); u != 0 {
+		t.Errorf("the other relay delivered %d", u)
+	}
+}
