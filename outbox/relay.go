@@ -242,11 +242,16 @@ type Relay struct {
 	done     chan struct{} // closed when Run returns
 
 	flushing atomic.Bool
+	reported atomic.Uint64 // outcomes reported by the client
 
 	claimed, delivered, dead, retried, released, dbErrors atomic.Uint64
 	inFlight                                              atomic.Int64
 	lagNanos, lagAt                                       atomic.Int64
 }
+
+// errClientFull: the client's queue stayed full for a third of the lease;
+// the rows not handed over were given back.
+var errClientFull = errors.New("outbox: the client's queue is full")
 
 type outcomeKind uint8
 
@@ -438,6 +443,11 @@ func (r *Relay) loop(ctx context.Context, inflight map[int64]struct{}, wg *sync.
 	stopping := false
 	stopCh := r.stop // nil once stopping
 	claimDue := true // false once a claim found the table drained, until woken
+	// After the client's queue stayed full, no claim before fullUntil
+	// (backing off while it stays full; reset by outcomes).
+	var fullUntil time.Time
+	fullDelay := time.Duration(0)
+	fullReported := uint64(0) // r.reported when the client was found full
 	backoff := time.Duration(0)
 	for {
 		select {
@@ -462,12 +472,18 @@ func (r *Relay) loop(ctx context.Context, inflight map[int64]struct{}, wg *sync.
 		default:
 		}
 		dbErr := r.writeOutcomes(ctx, inflight)
-		if dbErr == nil && !stopping && claimDue && len(inflight) < r.cfg.maxInFlight {
+		canClaim := func() bool {
+			return !stopping && claimDue && len(inflight) < r.cfg.maxInFlight && !time.Now().Before(fullUntil)
+		}
+		if dbErr == nil && canClaim() {
 			limit := min(r.cfg.batch, r.cfg.maxInFlight-len(inflight))
 			n, err := r.claimAndSend(ctx, limit, inflight)
 			switch {
 			case errors.Is(err, analytics.ErrClosed):
 				return err
+			case errors.Is(err, errClientFull):
+				fullDelay = min(max(2*fullDelay, r.cfg.lease/3), 2*r.cfg.lease)
+				fullUntil, fullReported = time.Now().Add(fullDelay), r.reported.Load()
 			case err != nil:
 				dbErr = err
 			case n < limit:
@@ -499,7 +515,7 @@ func (r *Relay) loop(ctx context.Context, inflight map[int64]struct{}, wg *sync.
 			continue
 		}
 		backoff = 0
-		if claimDue && !stopping && len(inflight) < r.cfg.maxInFlight {
+		if canClaim() {
 			continue // more rows may be waiting
 		}
 		select {
@@ -510,9 +526,13 @@ func (r *Relay) loop(ctx context.Context, inflight map[int64]struct{}, wg *sync.
 		case <-stopCh:
 			stopping, stopCh = true, nil
 		case <-r.signal:
-			// Outcomes to write; a full relay may claim again once they are.
+			// Outcomes to write; a relay that was full (or found the
+			// client full) may claim again once they are.
 			if len(inflight) >= r.cfg.maxInFlight {
 				claimDue = true
+			}
+			if r.reported.Load() != fullReported { // the client made room
+				fullUntil, fullDelay = time.Time{}, 0
 			}
 		case <-r.wake:
 			claimDue = true
@@ -576,12 +596,16 @@ func (r *Relay) claimAndSend(ctx context.Context, limit int, inflight map[int64]
 		inflight[c.id] = struct{}{}
 	}
 	r.inFlight.Store(int64(len(inflight)))
+	// The hand-off may wait for room in the client's queue; bound it, so
+	// that leases are renewed and outcomes written meanwhile.
+	hctx, cancel := context.WithTimeout(ctx, r.cfg.lease/3)
+	defer cancel()
 	for i, c := range batch {
 		id, attempts := c.id, c.attempts
-		err := r.client.EnqueueEncoded(ctx, c.e, func(rep analytics.Report) { r.report(id, attempts, rep) })
+		err := r.client.EnqueueEncoded(hctx, c.e, func(rep analytics.Report) { r.report(id, attempts, rep) })
 		switch {
 		case err == nil:
-		case errors.Is(err, analytics.ErrClosed) || ctx.Err() != nil:
+		case errors.Is(err, analytics.ErrClosed) || errors.Is(err, analytics.ErrQueueFull) || ctx.Err() != nil:
 			// Not handed over: give these rows back unsent.
 			back := make([]outcome, 0, len(batch)-i)
 			for _, c := range batch[i:] {
@@ -590,6 +614,9 @@ func (r *Relay) claimAndSend(ctx context.Context, limit int, inflight map[int64]
 			r.addOutcomes(back...)
 			if errors.Is(err, analytics.ErrClosed) {
 				return len(batch), fmt.Errorf("outbox: relay: %w", err)
+			}
+			if ctx.Err() == nil {
+				return len(batch), errClientFull
 			}
 			return len(batch), nil
 		default:
@@ -604,6 +631,7 @@ func (r *Relay) claimAndSend(ctx context.Context, limit int, inflight map[int64]
 // report is the done callback of EnqueueEncoded: it runs on a client
 // goroutine, so it only records the outcome.
 func (r *Relay) report(id int64, attempts int, rep analytics.Report) {
+	r.reported.Add(1)
 	o := outcome{id: id}
 	switch {
 	case rep.Outcome == analytics.Delivered:

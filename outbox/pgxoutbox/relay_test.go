@@ -483,3 +483,45 @@ func TestLeaseRenewedWhileInFlight(t *testing.T) {
 		t.Errorf("the other relay delivered %d", u)
 	}
 }
+
+// When the client's queue stays full (its endpoint hangs, the app fills
+// it too), the relay gives back the rows it could not hand over instead of
+// sitting on them, so that another relay delivers them; it keeps the
+// leases of those it did hand over.
+func TestClientQueueFullGivesRowsBack(t *testing.T) {
+	const lease = 900 * time.Millisecond
+	e := newEnv(t)
+	hung, good := newSink(t), newSink(t)
+	release := hung.holdRequests()
+	defer release()
+	c := newClient(t, hung.URL(), analytics.WithMaxQueue(5, 1<<20), analytics.WithBatchSize(5))
+	o := e.outbox(t, c)
+	ids := insertRows(t, e, o, "full-", 20)
+	a, err := o.NewRelay(e.db, outbox.WithLease(lease), outbox.WithRelayID("holder"), outbox.WithPollInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, a)
+	waitUntil(t, 10*time.Second, "rows given back", func() bool { return a.Stats().Released >= 15 }, nil)
+	ob := e.outbox(t, newClient(t, good.URL()))
+	b, err := ob.NewRelay(e.db, outbox.WithLease(lease), outbox.WithPollInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, b)
+	waitUntil(t, 20*time.Second, "the other relay to deliver the rows given back", func() bool { u, _ := good.stats(); return u == 15 }, good)
+	if n := e.count(t, "SELECT count(*) FROM {t} WHERE claimed_by = 'holder' AND claimed_until > now()"); n != 5 {
+		t.Errorf("%d rows leased to the full relay, want the 5 its client holds", n)
+	}
+	release()
+	waitUntil(t, 20*time.Second, "every row", func() bool { u1, _ := hung.stats(); u2, _ := good.stats(); return u1+u2 == len(ids) }, nil)
+	waitUntil(t, 20*time.Second, "the rows to be removed", func() bool { return e.count(t, "SELECT count(*) FROM {t}") == 0 }, nil)
+	_, d1 := hung.stats()
+	_, d2 := good.stats()
+	if d1+d2 != 0 || hung.times(ids[0])+good.times(ids[0]) != 1 {
+		t.Errorf("%d duplicates", d1+d2)
+	}
+	if st := a.Stats(); st.Claimed > 40 {
+		t.Errorf("the full relay claimed %d times for 20 rows: it should back off", st.Claimed)
+	}
+}
