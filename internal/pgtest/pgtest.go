@@ -29,6 +29,10 @@ import (
 // e.g. postgres://user:pass@127.0.0.1:5432/postgres.
 const EnvURL = "TRACKLANE_TEST_POSTGRES"
 
+// EnvBin names the variable that sets the directory of initdb and pg_ctl,
+// when they are neither in /usr/lib/postgresql/*/bin nor on PATH.
+const EnvBin = "TRACKLANE_PG_BIN"
+
 // HowTo says how to make the PostgreSQL tests run.
 const HowTo = "install PostgreSQL (Debian: apt-get install -y postgresql; initdb and pg_ctl are found in /usr/lib/postgresql/*/bin or on PATH) or set " + EnvURL + " to a server's URL"
 
@@ -152,6 +156,12 @@ func (c *Cluster) run(name string, args ...string) ([]byte, error) {
 
 // findBin finds the directory holding initdb and pg_ctl.
 func findBin() (string, error) {
+	if dir := os.Getenv(EnvBin); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+			return "", fmt.Errorf("%w: %s=%s: %w", ErrUnavailable, EnvBin, dir, err)
+		}
+		return dir, nil
+	}
 	if dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin"); len(dirs) > 0 {
 		for i := len(dirs) - 1; i >= 0; i-- { // the newest version first
 			if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
