@@ -51,7 +51,10 @@
 //     attempts (default 10) it moves to the dead letters.
 //
 // Memory is bounded: a relay holds at most WithMaxInFlight rows (default
-// 2,000). A relay that dies leaves its rows leased; another relay claims
+// 2,000). When the client's queue stays full for a third of the lease (its
+// endpoint is down and the queue is shared with the app's own events), the
+// relay gives back the rows it could not hand over, for other relays, and
+// claims again once the client reports outcomes (or after a backoff). A relay that dies leaves its rows leased; another relay claims
 // them once the lease has passed. Database errors (a PostgreSQL restart, a
 // failover) are retried with backoff: database/sql reconnects, and so does
 // pgxoutbox.Listener. The relay wakes on notifications when it has a
