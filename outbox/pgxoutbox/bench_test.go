@@ -2,6 +2,7 @@ package pgxoutbox_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -89,13 +90,14 @@ func BenchmarkCheckoutTx(b *testing.B) {
 }
 
 // BenchmarkRelayThroughput delivers a backlog of rows through 1 and 3
-// relays (each with its own client, batches of 500) to a local counting
-// sink, and reports delivered events/s: from the relays' start until the
-// sink has every row and the table is empty.
+// relays (each with its own client, batches of 500, 2 or 4 concurrent
+// uploads) to a local counting sink, and reports delivered events/s: from
+// the relays' start until the sink has every row and the table is empty.
 func BenchmarkRelayThroughput(b *testing.B) {
 	const rows = 60_000
-	for _, relays := range []int{1, 3} {
-		b.Run("relays="+strconv.Itoa(relays), func(b *testing.B) {
+	for _, bc := range []struct{ relays, uploads int }{{1, 2}, {3, 2}, {1, 4}, {3, 4}} {
+		relays := bc.relays
+		b.Run(fmt.Sprintf("relays=%d/uploads=%d", relays, bc.uploads), func(b *testing.B) {
 			e := newEnv(b)
 			var total time.Duration
 			var delivered int
@@ -106,7 +108,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 				var rs []*pgxoutbox.Relay
 				var o *outbox.Outbox
 				for i := range relays {
-					c := newClient(b, s.URL(), analytics.WithBatchSize(500))
+					c := newClient(b, s.URL(), analytics.WithBatchSize(500), analytics.WithConcurrency(bc.uploads))
 					oi := e.outbox(b, c)
 					if o == nil {
 						o = oi
