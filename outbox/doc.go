@@ -63,6 +63,10 @@
 // claimed, delivered, dead-lettered, retried, released, in flight, database
 // errors, and the lag (the age of the oldest row).
 //
+// For a busy outbox give the relay's client more concurrent uploads
+// (analytics.WithConcurrency(4)): the relay waits for outcomes before it
+// claims more.
+//
 // Delivery is at least once. A message is sent again, with the same bytes,
 // when a relay dies (or loses the database) after the endpoint accepted it
 // and before the row was deleted; when its lease ends while it is still in
