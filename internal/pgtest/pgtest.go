@@ -157,7 +157,7 @@ func (c *Cluster) run(name string, args ...string) ([]byte, error) {
 // findBin finds the directory holding initdb and pg_ctl.
 func findBin() (string, error) {
 	if dir := os.Getenv(EnvBin); dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "initdb")); err != nil { //nolint:gosec // the test runner names the directory
 			return "", fmt.Errorf("%w: %s=%s: %w", ErrUnavailable, EnvBin, dir, err)
 		}
 		return dir, nil
