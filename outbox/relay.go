@@ -346,24 +346,31 @@ func (r *Relay) Stats() RelayStats {
 // has returned (at most a few seconds later). Shutdown before Run makes Run
 // return at once; Shutdown is idempotent.
 func (r *Relay) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	r.stopOne.Do(func() { close(r.stop) })
 	if !r.started.Load() {
 		return nil
 	}
+	// The flush also waits for the app's own messages: stop waiting once
+	// the relay's rows are done.
+	fctx, fcancel := context.WithCancel(ctx)
+	defer fcancel()
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)
-		_ = r.client.Flush(ctx) // outcomes reach done; failures are the relay's to handle
+		_ = r.client.Flush(fctx) // outcomes reach done; failures are the relay's to handle
 	}()
+	defer func() { <-flushed }()
 	select {
 	case <-r.done:
-		<-flushed
+		fcancel()
 		return nil
 	case <-ctx.Done():
 	}
 	r.abortOne.Do(func() { close(r.abort) })
 	<-r.done
-	<-flushed
 	return ctx.Err()
 }
 
@@ -374,12 +381,16 @@ func (r *Relay) Shutdown(ctx context.Context) error {
 // (RelayStats.DBErrors) and retried with backoff: the relay carries on
 // through a database restart. Run returns an error wrapping
 // analytics.ErrClosed when the client is closed under it, and
-// ErrRelayRunning when called a second time.
+// ErrRelayRunning when called a second time. A nil ctx is treated as
+// context.Background() (stop the relay with Shutdown).
 func (r *Relay) Run(ctx context.Context) error {
 	if !r.started.CompareAndSwap(false, true) {
 		return ErrRelayRunning
 	}
 	defer close(r.done)
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	select {
 	case <-r.stop: // Shutdown before Run
 		return nil

@@ -525,3 +525,37 @@ func TestClientQueueFullGivesRowsBack(t *testing.T) {
 		t.Errorf("the full relay claimed %d times for 20 rows: it should back off", st.Claimed)
 	}
 }
+
+// Shutdown waits for the relay's rows, not for the app's own messages
+// that share the client (their endpoint hangs here).
+func TestShutdownDoesNotWaitForAppMessages(t *testing.T) {
+	e := newEnv(t)
+	s := newSink(t)
+	release := s.holdRequests()
+	defer release()
+	c := newClient(t, s.URL())
+	o := e.outbox(t, c)
+	r, err := o.NewRelay(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := start(t, r)
+	waitUntil(t, 10*time.Second, "the relay to start", func() bool { return !r.Stats().LagAt.IsZero() }, nil)
+	if err := c.Enqueue(order("app")); err != nil { // not through the outbox
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Shutdown(context.Background()) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		release()
+		t.Fatal("Shutdown waited for a message the relay does not own")
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
