@@ -58,6 +58,27 @@ func TestCommittedEventDeliveredOnNotify(t *testing.T) {
 	if st.Claimed != 1 || st.Delivered != 1 || st.DeadLettered != 0 || st.InFlight != 0 {
 		t.Errorf("stats = %+v", st)
 	}
+
+	// Without its notification a commit waits (the relay polls once an
+	// hour); the next notifying commit wakes the relay, which takes both.
+	quiet, err := outbox.New(c, outbox.WithTable(e.table), outbox.WithNotify(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := checkout(t.Context(), e.db, quiet, e.table, "1002", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := time.Now().Add(time.Second)
+	waitUntil(t, 5*time.Second, "a second", func() bool { return time.Now().After(wait) || s.times(silent) > 0 }, s)
+	if s.times(silent) != 0 {
+		t.Fatal("a commit without NOTIFY was delivered at once: the relay was woken otherwise")
+	}
+	loud, err := checkout(t.Context(), e.db, o, e.table, "1003", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "both, woken by the notification", func() bool { return s.times(silent) == 1 && s.times(loud) == 1 }, s)
 }
 
 // Without a listener the relay polls.
