@@ -1,0 +1,5 @@
+//go:build !race
+
+package pgxoutbox_test
+
+const raceEnabled = false
