@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tracklane/analytics/internal/ecomspec"
 	"github.com/tracklane/analytics/internal/jsonw"
 )
 
@@ -156,8 +156,8 @@ func goldenCases() []struct {
 
 func TestEcommerceGolden(t *testing.T) {
 	cases := goldenCases()
-	if len(cases) != numEvents {
-		t.Fatalf("%d golden cases, want one per event (%d)", len(cases), numEvents)
+	if len(cases) != len(ecomspec.Events()) {
+		t.Fatalf("%d golden cases, want one per event (%d)", len(cases), len(ecomspec.Events()))
 	}
 	seen := map[string]bool{}
 	for _, tc := range cases {
@@ -198,8 +198,8 @@ func TestEcommerceGolden(t *testing.T) {
 			}
 		})
 	}
-	if len(seen) != numEvents {
-		t.Errorf("%d distinct events, want %d", len(seen), numEvents)
+	if len(seen) != len(ecomspec.Events()) {
+		t.Errorf("%d distinct events, want %d", len(seen), len(ecomspec.Events()))
 	}
 }
 
@@ -263,8 +263,8 @@ func TestEcommerceTables(t *testing.T) {
 		{ProductReviewed(Review{ProductID: "p", ReviewID: "r", ReviewBody: "b", Rating: "4"}),
 			[]string{"product_id", "review_id", "review_body", "rating"}},
 	}
-	if len(cases) != numEvents {
-		t.Fatalf("%d cases, want %d", len(cases), numEvents)
+	if len(cases) != len(ecomspec.Events()) {
+		t.Fatalf("%d cases, want %d", len(cases), len(ecomspec.Events()))
 	}
 	for _, tc := range cases {
 		t.Run(tc.track.Event, func(t *testing.T) {
@@ -279,8 +279,8 @@ func TestEcommerceTables(t *testing.T) {
 					t.Errorf("emits(%q) = false", k)
 				}
 			}
-			for i := range numKeys {
-				k := key(i).String()
+			for i := range ecomspec.NumKeys {
+				k := i.Name()
 				if !slices.Contains(want, k) && tc.track.typed.emits(k) {
 					t.Errorf("emits(%q) = true, not in the table", k)
 				}
@@ -591,37 +591,6 @@ func TestEcommerceOrderID(t *testing.T) {
 	}
 }
 
-func TestEcommerceEventNames(t *testing.T) {
-	for e := evProductsSearched; int(e) <= numEvents; e++ {
-		if e.name() == "" || e.keys() == 0 {
-			t.Errorf("event %d has no name or keys", e)
-		}
-	}
-	if event(0).name() != "" || event(numEvents+1).keys() != 0 {
-		t.Error("out-of-range events have a name or keys")
-	}
-	for i := range numKeys {
-		k := key(i)
-		if back, ok := keyOf(k.String()); !ok || back != k {
-			t.Errorf("keyOf(%q) = %v, %v", k.String(), back, ok)
-		}
-	}
-	if _, ok := keyOf("color"); ok {
-		t.Error(`keyOf("color") is a key`)
-	}
-	if numKeys > 64 {
-		t.Fatalf("%d keys do not fit a keySet", numKeys)
-	}
-}
-
-func TestIndexPath(t *testing.T) {
-	for _, i := range []int{0, 9, 10, 42, 99, 100, 12345} {
-		if got, want := indexPath(i), "["+strconv.Itoa(i)+"]"; got != want {
-			t.Errorf("indexPath(%d) = %q, want %q", i, got, want)
-		}
-	}
-}
-
 // fullOrder is Order Completed with three fully filled products.
 func fullOrder() Track {
 	p := func(id string) Product {
@@ -642,9 +611,7 @@ func fullOrder() Track {
 func TestEcommerceEncodeAllocs(t *testing.T) {
 	tr := fullOrder()
 	w := &jsonw.Writer{Buf: make([]byte, 0, 4096)}
-	w.Reset(w.Buf) // warm the path stack
-	w.Push("properties")
-	w.Pop()
+	w.Reset(w.Buf)
 	allocs := testing.AllocsPerRun(100, func() {
 		w.Reset(w.Buf)
 		w.ObjectStart()
@@ -686,7 +653,7 @@ func BenchmarkEncodeOrderCompleted(b *testing.B) {
 // BenchmarkBuildAndEncodeOrderCompleted includes the constructor, as a
 // handler pays it.
 func BenchmarkBuildAndEncodeOrderCompleted(b *testing.B) {
-	o := fullOrder().typed.(*orderProps).o
+	o := fullOrder().typed.(*props[Order]).v
 	s := ecomStamp()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -148,8 +148,7 @@ func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
 	}
 	return e.encode(s, func(w *jsonw.Writer) {
 		w.StringMember(`"event":`, t.Event)
-		w.Key("properties")
-		w.Push("properties")
+		w.Field("properties")
 		w.ObjectStart()
 		if t.typed != nil {
 			t.typed.encodeProperties(w)
@@ -160,7 +159,6 @@ func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
 			encodeExtra(w, t.Properties, nil)
 		}
 		w.ObjectEnd()
-		w.Pop()
 	})
 }
 
@@ -218,12 +216,10 @@ func encodeAlias(m *Alias, e *envelope, s *stamp) (*jsonw.Writer, string, error)
 
 // objectMember writes key:{...} (an empty object when m is nil), keys sorted.
 func objectMember(w *jsonw.Writer, key string, m map[string]any) {
-	w.Key(key)
-	w.Push(key)
+	w.Field(key)
 	w.ObjectStart()
 	encodeExtra(w, m, nil)
 	w.ObjectEnd()
-	w.Pop()
 }
 
 // encodeExtra writes m's members into the open object, keys sorted. A key for
@@ -312,10 +308,8 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 	ctx := mergeContext(s.defCtx, e.context)
 	encodeContext(w, ctx)
 	if e.integrations != nil {
-		w.Key("integrations")
-		w.Push("integrations")
+		w.Field("integrations")
 		w.Any(e.integrations)
-		w.Pop()
 	}
 	w.ObjectEnd()
 	if err := w.Err(); err != nil {
