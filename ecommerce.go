@@ -469,7 +469,7 @@ var promotionShape = &shape[Promotion]{fields: []field[Promotion]{
 	str(ecomspec.PromotionID, "Promotion.PromotionID", func(p *Promotion) string { return p.PromotionID }),
 	str(ecomspec.Creative, "Promotion.Creative", func(p *Promotion) string { return p.Creative }),
 	str(ecomspec.Name, "Promotion.Name", func(p *Promotion) string { return p.Name }),
-	str(ecomspec.Position, "Promotion.Position", func(p *Promotion) string { return p.Position }),
+	str(ecomspec.PromotionPosition, "Promotion.Position", func(p *Promotion) string { return p.Position }),
 }}
 
 var reviewShape = &shape[Review]{fields: []field[Review]{
@@ -634,11 +634,11 @@ func (p *props[T]) emits(k string) bool {
 	if _, v1 := ecomspec.V1Name(k); v1 {
 		return true
 	}
-	kk, ok := ecomspec.KeyNamed(k)
-	if !ok {
-		kk, ok = ecomspec.Spelling(k)
+	_, ok := p.ev.Keys().Named(k)
+	if sk := ecomspec.SnakeCase(k); !ok && sk != "" {
+		_, ok = p.ev.Keys().Named(sk)
 	}
-	return ok && p.ev.Keys().Has(kk)
+	return ok
 }
 
 // orderID returns the order_id of a once-per-order event, "" for the others.

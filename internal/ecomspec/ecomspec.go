@@ -76,6 +76,7 @@ const (
 	ReviewID
 	ReviewBody
 	Rating
+	PromotionPosition // "position" of a promotion: a string, unlike a product's
 	NumKeys
 )
 
@@ -100,6 +101,7 @@ var keys = [NumKeys]struct {
 	WishlistName: {"wishlist_name", String}, ShareVia: {"share_via", String},
 	ShareMessage: {"share_message", String}, Recipient: {"recipient", String},
 	ReviewID: {"review_id", String}, ReviewBody: {"review_body", String}, Rating: {"rating", String},
+	PromotionPosition: {"position", String},
 }
 
 // quoted holds each key as written in JSON with its colon: `"product_id":`.
@@ -110,15 +112,6 @@ var quoted = func() (q [NumKeys]string) {
 	return q
 }()
 
-// byName maps a JSON name to its Key. Built once; never modified.
-var byName = func() map[string]Key {
-	m := make(map[string]Key, NumKeys)
-	for k := range NumKeys {
-		m[keys[k].name] = k
-	}
-	return m
-}()
-
 // Name returns the key's JSON name, e.g. "product_id".
 func (k Key) Name() string { return keys[k].name }
 
@@ -127,12 +120,6 @@ func (k Key) Quoted() string { return quoted[k] }
 
 // Type returns the JSON type the spec gives the key.
 func (k Key) Type() Type { return keys[k].typ }
-
-// KeyNamed returns the key whose JSON name is s.
-func KeyNamed(s string) (Key, bool) {
-	k, ok := byName[s]
-	return k, ok
-}
 
 // Set is a set of keys.
 type Set uint64
@@ -149,7 +136,20 @@ func Of(ks ...Key) Set {
 // Has reports whether k is in s.
 func (s Set) Has(k Key) bool { return s&(1<<k) != 0 }
 
-// productFields are the 12 properties of a product.
+// Named returns the key of s whose JSON name is name. Names are unique
+// within an event, not across events ("position").
+func (s Set) Named(name string) (Key, bool) {
+	for k := range NumKeys {
+		if s.Has(k) && keys[k].name == name {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// ProductFields returns the 12 properties of a product.
+func ProductFields() Set { return productFields }
+
 var productFields = Of(ProductID, SKU, Category, Name, Brand, Variant, Price, Quantity, Coupon, Position, URL, ImageURL)
 
 // Event is one of the spec's events.
@@ -203,7 +203,7 @@ var (
 	order     = Of(OrderID, Affiliation, Revenue, Shipping, Tax, Discount, Coupon, Currency, ProductsKey)
 	completed = order | Of(CheckoutID, Subtotal, Total)
 	step      = Of(CheckoutID, Step, ShippingMethod, PaymentMethod)
-	promotion = Of(PromotionID, Creative, Name, Position)
+	promotion = Of(PromotionID, Creative, Name, PromotionPosition)
 	coupon    = Of(OrderID, CartID, CouponID)
 	wishlist  = productFields | Of(WishlistID, WishlistName)
 	share     = Of(ShareVia, ShareMessage, Recipient)
@@ -296,10 +296,11 @@ func V1Name(k string) (v2 string, ok bool) {
 	return "", false
 }
 
-// Spelling returns the key that k spells in camelCase ("imageUrl": ImageURL).
-func Spelling(k string) (Key, bool) {
+// SnakeCase returns camelCase k in snake_case ("imageUrl": "image_url"),
+// or "" when k has no upper-case ASCII letter.
+func SnakeCase(k string) string {
 	if !strings.ContainsAny(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-		return 0, false
+		return ""
 	}
 	var b strings.Builder
 	for i := range len(k) {
@@ -312,5 +313,5 @@ func Spelling(k string) (Key, bool) {
 			b.WriteByte(c)
 		}
 	}
-	return KeyNamed(b.String())
+	return b.String()
 }
