@@ -209,6 +209,8 @@ type Review struct {
 }
 
 // ---------------------------------------------------------------------------
+//go:generate go test -run ^TestEcommerceDoc$ . -args -update
+
 // Constructors, one per spec event, in the spec's order. The properties
 // each sends, and the fields that fill them, are in docs/ecommerce.md
 // (generated from the spec table); zeros, empty fields, ignored fields and
@@ -486,7 +488,7 @@ var searchShape = &shape[Search]{
 		}
 		return nil
 	},
-	fields: []field[Search]{{key: ecomspec.Query, doc: "Search.Query or Search.QueryObject",
+	fields: []field[Search]{{key: ecomspec.Query, doc: "Search.Query|Search.QueryObject",
 		enc: func(w *jsonw.Writer, s *Search, _ ecomspec.Event) {
 			if s.QueryObject == nil {
 				optString(w, ecomspec.Query.Quoted(), s.Query)
@@ -751,4 +753,26 @@ func asciiUpper(c byte) byte {
 		return c - 'a' + 'A'
 	}
 	return c
+}
+
+// fieldDoc is a field of a shape as docs/ecommerce.md shows it.
+type fieldDoc struct {
+	key ecomspec.Key
+	doc string        // the Go field
+	typ ecomspec.Type // the JSON type the field's Go type writes
+}
+
+// fieldDocs lists the fields of the event's shape, in wire order.
+func (p *props[T]) fieldDocs() (ev ecomspec.Event, fs []fieldDoc) {
+	for _, f := range p.s.fields {
+		d := fieldDoc{key: f.key, doc: f.doc, typ: f.key.Type()}
+		switch {
+		case f.str != nil:
+			d.typ = ecomspec.String
+		case f.num != nil || f.cnt != nil:
+			d.typ = ecomspec.Number
+		}
+		fs = append(fs, d)
+	}
+	return p.ev, fs
 }
