@@ -3,7 +3,8 @@ package analytics
 import "github.com/tracklane/analytics/internal/jsonw"
 
 // Context is the "context" object of a message: information about the call
-// that is not part of it (SPEC.md section 2). Every field is optional and
+// that is not part of it (https://segment.com/docs/connections/spec/common/#context).
+// Every field is optional and
 // left out when empty. context.library is always written by the SDK and
 // cannot be set here.
 //

@@ -222,7 +222,9 @@ func ProductsSearched(s Search) Track { return ecomTrack(ecomspec.ProductsSearch
 
 // ProductListViewed returns a "Product List Viewed" Track; l.Filters and
 // l.Sorts are ignored.
-func ProductListViewed(l ProductList) Track { return ecomTrack(ecomspec.ProductListViewed, listShape, l) }
+func ProductListViewed(l ProductList) Track {
+	return ecomTrack(ecomspec.ProductListViewed, listShape, l)
+}
 
 // ProductListFiltered returns a "Product List Filtered" Track.
 func ProductListFiltered(l ProductList) Track {
@@ -230,10 +232,14 @@ func ProductListFiltered(l ProductList) Track {
 }
 
 // PromotionViewed returns a "Promotion Viewed" Track.
-func PromotionViewed(p Promotion) Track { return ecomTrack(ecomspec.PromotionViewed, promotionShape, p) }
+func PromotionViewed(p Promotion) Track {
+	return ecomTrack(ecomspec.PromotionViewed, promotionShape, p)
+}
 
 // PromotionClicked returns a "Promotion Clicked" Track.
-func PromotionClicked(p Promotion) Track { return ecomTrack(ecomspec.PromotionClicked, promotionShape, p) }
+func PromotionClicked(p Promotion) Track {
+	return ecomTrack(ecomspec.PromotionClicked, promotionShape, p)
+}
 
 // ProductClicked returns a "Product Clicked" Track with the 12 product
 // fields as top-level properties.

@@ -16,7 +16,9 @@ import (
 // Exported: RequestOption, TrustProxies, UseForwardedHeader,
 // ContextFromRequest, Middleware, RequestContext. Everything else is private.
 
-// RequestOption configures ContextFromRequest and Middleware.
+// RequestOption configures ContextFromRequest and Middleware. A nil
+// RequestOption is a mistake, as a nil Option is for New; since these two
+// cannot return an error, they ignore it.
 type RequestOption interface {
 	applyRequest(*requestConfig)
 }
@@ -94,7 +96,8 @@ const (
 )
 
 // ContextFromRequest returns the message context for an incoming request, as
-// analytics.js would fill it in the browser (SPEC.md section 2):
+// analytics.js would fill it in the browser (see the context fields of
+// https://segment.com/docs/connections/spec/common/#context):
 //
 //   - IP: the connection's address (r.RemoteAddr), or, when that peer is a
 //     trusted proxy (TrustProxies), the rightmost address of the forwarding
