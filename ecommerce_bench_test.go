@@ -45,7 +45,7 @@ type jsonOrder struct {
 // encoding/json from tagged structs. Both write the same bytes (checked).
 func BenchmarkPropertiesJSON(b *testing.B) {
 	tr := fullOrder()
-	o := tr.typed.(*props[Order]).v
+	o := FullOrder()
 	jo := jsonOrder{o.CheckoutID, o.OrderID, o.Affiliation, o.Subtotal, o.Total, o.Revenue, o.Shipping, o.Tax,
 		o.Discount, o.Coupon, o.Currency, nil}
 	for _, p := range o.Products {

@@ -97,7 +97,7 @@ func checkTime(s string) bool {
 // event; group: groupId); timestamp present, UTC ISO-8601 with
 // milliseconds; a per-message sentAt, if any, likewise; context.library
 // with name and version; properties, traits, context and integrations
-// objects; and, for the 28 Ecommerce v2 events, the JSON type of every spec
+// objects; and, for the Ecommerce v2 events, the JSON type of every spec
 // property and the absence of v1 or camelCase spellings (id, orderId, sky,
 // ...). Custom properties are free. Violations have Index 0.
 func Validate(msg []byte) []Violation {
@@ -364,8 +364,8 @@ func duplicateKeys(data []byte) []string {
 // (with encoding/json, not the encoder's writer) and checks it against the
 // declared type. What the validator does keep independent is that reading.
 
-// EcommerceEvents returns the names of the 28 Ecommerce v2 events whose
-// properties Validate checks, sorted.
+// EcommerceEvents returns the names of the Ecommerce v2 events whose
+// properties Validate checks (the 28 of the spec), sorted.
 func EcommerceEvents() []string {
 	var names []string
 	for _, e := range ecomspec.Events() {
@@ -391,8 +391,7 @@ func checkMembers(path string, schema ecomspec.Set, obj map[string]any, add func
 	}
 }
 
-// typeValueKeys are the members of a filters or sorts element (the key
-// type is not a spec property: it is checked by hand).
+// typeValueKinds are the members of a filters or sorts element.
 var typeValueKinds = map[string]ecomspec.Type{"type": ecomspec.String, "value": ecomspec.String}
 
 // checkKind checks one value against its spec type.
