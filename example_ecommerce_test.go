@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tracklane/analytics"
 	"github.com/tracklane/analytics/analyticstest"
@@ -228,14 +227,14 @@ func TestEcommerceStrictCollector(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, client.Close(ctx))
-	assert.Empty(t, srv.Violations())
+	require.Empty(t, srv.Violations())
 	require.Len(t, srv.Messages(), len(events))
 	seen := map[string]bool{}
 	for _, m := range srv.Messages() {
 		seen[m.Event] = true
 	}
 	for _, name := range analyticstest.EcommerceEvents() {
-		assert.True(t, seen[name], "event %q not delivered", name)
+		require.True(t, seen[name], "event %q not delivered", name)
 	}
 }
 

@@ -2,6 +2,7 @@ package analyticstest_test
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -132,29 +133,16 @@ func ecommerceExamples() map[string]map[string]any {
 	product := map[string]any{"product_id": "507f1f77", "sku": "G-32", "category": "Games", "name": "Monopoly",
 		"brand": "Hasbro", "variant": "200 pieces", "price": 18.99, "quantity": 1, "coupon": "MAYDEALS",
 		"position": 3, "url": "https://x/p", "image_url": "https://x/p.jpg"}
-	with := func(extra map[string]any) map[string]any {
-		m := map[string]any{}
-		for k, v := range product {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
+	merge := func(base, extra map[string]any) map[string]any {
+		m := maps.Clone(base)
+		maps.Copy(m, extra)
 		return m
 	}
+	with := func(extra map[string]any) map[string]any { return merge(product, extra) }
 	products := []any{product, map[string]any{"product_id": "2", "price": 0}}
 	order := map[string]any{"order_id": "50314b8e", "affiliation": "Google Store", "revenue": 22.5, "shipping": 3,
 		"tax": 2, "discount": 2.5, "coupon": "hasbros", "currency": "USD", "products": products}
-	orderWith := func(extra map[string]any) map[string]any {
-		m := map[string]any{}
-		for k, v := range order {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return m
-	}
+	orderWith := func(extra map[string]any) map[string]any { return merge(order, extra) }
 	step := map[string]any{"checkout_id": "c1", "step": 2, "shipping_method": "Fedex", "payment_method": "Visa"}
 	promo := map[string]any{"promotion_id": "promo_1", "creative": "top_banner_2", "name": "75% sale", "position": "home_banner_top"}
 	return map[string]map[string]any{

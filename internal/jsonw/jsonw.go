@@ -23,20 +23,6 @@ import (
 	"unicode/utf8"
 )
 
-// Sentinel errors a Writer reports, wrapped in a *PathError.
-var (
-	// ErrNaN reports a float that is NaN or ±Inf, which JSON cannot represent.
-	ErrNaN = errors.New("number is NaN or infinite")
-	// ErrInvalidUTF8 reports a string or key that is not valid UTF-8; it is
-	// never silently replaced.
-	ErrInvalidUTF8 = errors.New("string is not valid UTF-8")
-	// ErrUnsupported reports a value of a type JSON cannot hold (a channel, a
-	// map with non-string keys, invalid json.Number or json.RawMessage, ...).
-	ErrUnsupported = errors.New("value cannot be encoded as JSON")
-	// ErrTooDeep reports a custom value nested more than 64 levels deep.
-	ErrTooDeep = errors.New("value is nested too deeply")
-)
-
 // maxDepth bounds recursion through nested custom values.
 const maxDepth = 64
 
@@ -48,6 +34,18 @@ type PathError struct {
 
 func (e *PathError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *PathError) Unwrap() error { return e.Err }
+
+// Sentinel errors a Writer reports, wrapped in a *PathError: a float that
+// is NaN or ±Inf; a string or key that is not valid UTF-8 (never silently
+// replaced); a value JSON cannot hold (a channel, a map with non-string
+// keys, an invalid json.Number or json.RawMessage); a custom value nested
+// more than 64 levels deep.
+var (
+	ErrNaN         = errors.New("number is NaN or infinite")
+	ErrInvalidUTF8 = errors.New("string is not valid UTF-8")
+	ErrUnsupported = errors.New("value cannot be encoded as JSON")
+	ErrTooDeep     = errors.New("value is nested too deeply")
+)
 
 // frame is an open object or array. The path of the value being written is
 // the frames' open keys and indexes: a key opens a member and the end of its
@@ -478,7 +476,8 @@ func plainPrefix(s string) int {
 }
 
 // Any writes a custom value: nil, bool, string, all Go integer and float
-// types, time.Time, json.Number, json.RawMessage (checked), json.Marshaler,
+// types (int, int64, uint64 and float64 directly, the others through
+// reflection), time.Time, json.Number, json.RawMessage (checked), json.Marshaler,
 // maps with string keys (keys sorted, as encoding/json does), slices and
 // arrays, and, through encoding/json, structs. Values that cannot be encoded
 // record an error naming their path.
@@ -501,22 +500,8 @@ func (w *Writer) any(v any, depth int) {
 		w.Bool(x)
 	case int:
 		w.Int(int64(x))
-	case int8:
-		w.Int(int64(x))
-	case int16:
-		w.Int(int64(x))
-	case int32:
-		w.Int(int64(x))
 	case int64:
 		w.Int(x)
-	case uint:
-		w.Uint(uint64(x))
-	case uint8:
-		w.Uint(uint64(x))
-	case uint16:
-		w.Uint(uint64(x))
-	case uint32:
-		w.Uint(uint64(x))
 	case uint64:
 		w.Uint(x)
 	case float64:
@@ -534,29 +519,13 @@ func (w *Writer) any(v any, depth int) {
 	case map[string]any:
 		w.stringMap(x, depth)
 	case []any:
-		w.ArrayStart()
-		for _, e := range x {
-			w.any(e, depth+1)
-		}
-		w.ArrayEnd()
+		array(w, x, func(e any) { w.any(e, depth+1) })
 	case []string:
-		w.ArrayStart()
-		for _, e := range x {
-			w.String(e)
-		}
-		w.ArrayEnd()
+		array(w, x, w.String)
 	case []float64:
-		w.ArrayStart()
-		for _, e := range x {
-			w.Float(e)
-		}
-		w.ArrayEnd()
+		array(w, x, w.Float)
 	case []int:
-		w.ArrayStart()
-		for _, e := range x {
-			w.Int(int64(e))
-		}
-		w.ArrayEnd()
+		array(w, x, func(e int) { w.Int(int64(e)) })
 	case json.Number:
 		if !isNumber(string(x)) {
 			w.Fail(fmt.Errorf("%w: invalid json.Number %q", ErrUnsupported, string(x)))
@@ -576,6 +545,15 @@ func (w *Writer) any(v any, depth int) {
 	default:
 		w.reflectValue(v, depth)
 	}
+}
+
+// array writes es as an array, each element with write.
+func array[E any](w *Writer, es []E, write func(E)) {
+	w.ArrayStart()
+	for _, e := range es {
+		write(e)
+	}
+	w.ArrayEnd()
 }
 
 func (w *Writer) float32(f float32) {

@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -61,7 +60,7 @@ func TestAppendTime(t *testing.T) {
 		time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Unix(1_700_000_000, 123_456_789),
 	} {
-		assert.Equal(t, tm.UTC().Format("2006-01-02T15:04:05.000Z"), string(AppendTime(nil, tm)), "AppendTime(%v)", tm)
+		require.Equal(t, tm.UTC().Format("2006-01-02T15:04:05.000Z"), string(AppendTime(nil, tm)), "AppendTime(%v)", tm)
 	}
 }
 
@@ -94,7 +93,7 @@ func TestPlainPrefix(t *testing.T) {
 		{"", 0}, {"abc", 3}, {"abcdefghijklmnop", 16}, {"abcdefgh\"ijk", 8}, {"abcdefghij\\k", 10},
 		{"abcdefghijklmn\x7f", 15}, {"abcdefghijklmn\x1f", 14}, {"abcdefgh\xc3\xa9", 8}, {"a\x00bcdefghijk", 1}, {"~~~~~~~~ ", 9},
 	} {
-		assert.Equal(t, tc.want, plainPrefix(tc.s), "plainPrefix(%q)", tc.s)
+		require.Equal(t, tc.want, plainPrefix(tc.s), "plainPrefix(%q)", tc.s)
 	}
 }
 
@@ -159,8 +158,8 @@ func TestErrorPath(t *testing.T) {
 			tc.write(&w)
 			var pe *PathError
 			require.ErrorAs(t, w.Err(), &pe)
-			assert.Equal(t, tc.path, pe.Path)
-			assert.ErrorIs(t, pe, tc.err)
+			require.Equal(t, tc.path, pe.Path)
+			require.ErrorIs(t, pe, tc.err)
 		})
 	}
 }
@@ -176,7 +175,7 @@ func TestMemberBytes(t *testing.T) {
 	w.Any([]int{1, 2})
 	w.ObjectEnd()
 	require.NoError(t, w.Err())
-	assert.Equal(t, `{"name":"ok","other":"a\"b","n":3,"f":1.5,"arr":[1,2]}`, string(w.Buf))
+	require.Equal(t, `{"name":"ok","other":"a\"b","n":3,"f":1.5,"arr":[1,2]}`, string(w.Buf))
 }
 
 func TestAnyMatchesEncodingJSON(t *testing.T) {
@@ -185,5 +184,5 @@ func TestAnyMatchesEncodingJSON(t *testing.T) {
 	w.Any(v)
 	require.NoError(t, w.Err())
 	want, _ := json.Marshal(v)
-	assert.Equal(t, string(want), string(w.Buf))
+	require.Equal(t, string(want), string(w.Buf))
 }
