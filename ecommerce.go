@@ -35,7 +35,8 @@ import (
 //     validated; add them as custom Properties if you need them.
 //   - Custom Properties set on the returned Track are merged after the typed
 //     ones. A custom key that the event's spec table lists (for example
-//     "price" on Product Added) makes Enqueue fail with ErrPropertyConflict,
+//     "price" on Product Added), or a v1 or camelCase spelling of one (id,
+//     sky, orderId, imageUrl), makes Enqueue fail with ErrPropertyConflict,
 //     whether or not the typed value is sent, so the outcome never depends
 //     on the data. Keys the table does not list are free.
 //   - Enqueue validates the typed values and fails with a *ValidationError
@@ -89,8 +90,8 @@ const (
 
 // Order is a checkout or an order, for Checkout Started, Order Updated, Order
 // Completed, Order Refunded and Order Cancelled. Each event sends only the
-// fields its spec table lists (see each constructor). Money is in major units
-// of Currency.
+// fields its spec table lists (docs/ecommerce.md shows which). Money is in
+// major units of Currency.
 type Order struct {
 	OrderID     string    // order_id; empty: not sent
 	CheckoutID  string    // checkout_id (Order Completed, Order Refunded); empty: not sent
