@@ -219,31 +219,37 @@ type Review struct {
 
 // ProductsSearched returns a "Products Searched" Track: query is s.Query,
 // or s.QueryObject when set (setting both is invalid).
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductsSearched(s Search) Track { return ecomTrack(ecomspec.ProductsSearched, searchShape, s) }
 
 // ProductListViewed returns a "Product List Viewed" Track; l.Filters and
 // l.Sorts are ignored.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductListViewed(l ProductList) Track {
 	return ecomTrack(ecomspec.ProductListViewed, listShape, l)
 }
 
 // ProductListFiltered returns a "Product List Filtered" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductListFiltered(l ProductList) Track {
 	return ecomTrack(ecomspec.ProductListFiltered, listShape, l)
 }
 
 // PromotionViewed returns a "Promotion Viewed" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func PromotionViewed(p Promotion) Track {
 	return ecomTrack(ecomspec.PromotionViewed, promotionShape, p)
 }
 
 // PromotionClicked returns a "Promotion Clicked" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func PromotionClicked(p Promotion) Track {
 	return ecomTrack(ecomspec.PromotionClicked, promotionShape, p)
 }
 
 // ProductClicked returns a "Product Clicked" Track with the 12 product
 // fields as top-level properties.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductClicked(p Product) Track {
 	return ecomTrack(ecomspec.ProductClicked, productShape, productProps{p: p})
 }
@@ -251,6 +257,7 @@ func ProductClicked(p Product) Track {
 // ProductViewed returns a "Product Viewed" Track with the 12 product fields
 // and, when a ProductValue is given, currency and value. More than one
 // ProductValue is invalid.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductViewed(p Product, v ...ProductValue) Track {
 	pp := productProps{p: p, nValue: len(v)}
 	if len(v) > 0 {
@@ -260,84 +267,102 @@ func ProductViewed(p Product, v ...ProductValue) Track {
 }
 
 // ProductAdded returns a "Product Added" Track: cart_id and the 12 product fields.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductAdded(cartID string, p Product) Track {
 	return ecomTrack(ecomspec.ProductAdded, productShape, productProps{p: p, cartID: cartID})
 }
 
 // ProductRemoved returns a "Product Removed" Track: cart_id and the 12 product fields.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductRemoved(cartID string, p Product) Track {
 	return ecomTrack(ecomspec.ProductRemoved, productShape, productProps{p: p, cartID: cartID})
 }
 
 // CartViewed returns a "Cart Viewed" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CartViewed(c Cart) Track { return ecomTrack(ecomspec.CartViewed, cartShape, cartProps{c: c}) }
 
 // CheckoutStarted returns a "Checkout Started" Track. The spec has value
 // here where the order events have total, and neither checkout_id nor
 // subtotal: o.Total, o.Subtotal and o.CheckoutID are not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CheckoutStarted(o Order) Track { return ecomTrack(ecomspec.CheckoutStarted, orderShape, o) }
 
 // CheckoutStepViewed returns a "Checkout Step Viewed" Track; s.OrderID is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CheckoutStepViewed(s CheckoutStep) Track {
 	return ecomTrack(ecomspec.CheckoutStepViewed, stepShape, s)
 }
 
 // CheckoutStepCompleted returns a "Checkout Step Completed" Track; s.OrderID is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CheckoutStepCompleted(s CheckoutStep) Track {
 	return ecomTrack(ecomspec.CheckoutStepCompleted, stepShape, s)
 }
 
 // PaymentInfoEntered returns a "Payment Info Entered" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func PaymentInfoEntered(s CheckoutStep) Track {
 	return ecomTrack(ecomspec.PaymentInfoEntered, stepShape, s)
 }
 
 // OrderUpdated returns an "Order Updated" Track; o.CheckoutID, o.Subtotal
 // and o.Value are not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func OrderUpdated(o Order) Track { return ecomTrack(ecomspec.OrderUpdated, orderShape, o) }
 
 // OrderCompleted returns an "Order Completed" Track; o.Value is not sent.
 // With WithOrderMessageIDs, its messageId is derived from o.OrderID.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func OrderCompleted(o Order) Track { return ecomTrack(ecomspec.OrderCompleted, orderShape, o) }
 
 // OrderRefunded returns an "Order Refunded" Track. The spec's table lists
 // only order_id, but its prose and example send the whole order, so it sends
 // what Order Completed sends (products: the refunded items); o.Value is not
 // sent. With WithOrderMessageIDs, its messageId is derived from o.OrderID.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func OrderRefunded(o Order) Track { return ecomTrack(ecomspec.OrderRefunded, orderShape, o) }
 
 // OrderCancelled returns an "Order Cancelled" Track; o.CheckoutID,
 // o.Subtotal and o.Value are not sent. With WithOrderMessageIDs, its
 // messageId is derived from o.OrderID.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func OrderCancelled(o Order) Track { return ecomTrack(ecomspec.OrderCancelled, orderShape, o) }
 
 // CouponEntered returns a "Coupon Entered" Track; c.CouponName, c.Discount
 // and c.Reason are not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CouponEntered(c Coupon) Track { return ecomTrack(ecomspec.CouponEntered, couponShape, c) }
 
 // CouponApplied returns a "Coupon Applied" Track; c.Reason is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CouponApplied(c Coupon) Track { return ecomTrack(ecomspec.CouponApplied, couponShape, c) }
 
 // CouponDenied returns a "Coupon Denied" Track; c.Discount is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CouponDenied(c Coupon) Track { return ecomTrack(ecomspec.CouponDenied, couponShape, c) }
 
 // CouponRemoved returns a "Coupon Removed" Track; c.Reason is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CouponRemoved(c Coupon) Track { return ecomTrack(ecomspec.CouponRemoved, couponShape, c) }
 
 // ProductAddedToWishlist returns a "Product Added to Wishlist" Track:
 // wishlist_id, wishlist_name and the 12 product fields.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductAddedToWishlist(w Wishlist, p Product) Track {
 	return ecomTrack(ecomspec.ProductAddedToWishlist, productShape, productProps{p: p, wishlist: w})
 }
 
 // ProductRemovedFromWishlist returns a "Product Removed from Wishlist"
 // Track: wishlist_id, wishlist_name and the 12 product fields.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductRemovedFromWishlist(w Wishlist, p Product) Track {
 	return ecomTrack(ecomspec.ProductRemovedFromWishlist, productShape, productProps{p: p, wishlist: w})
 }
 
 // WishlistProductAddedToCart returns a "Wishlist Product Added to Cart"
 // Track: wishlist_id, wishlist_name, cart_id and the 12 product fields.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func WishlistProductAddedToCart(w Wishlist, cartID string, p Product) Track {
 	return ecomTrack(ecomspec.WishlistProductAddedToCart, productShape, productProps{p: p, wishlist: w, cartID: cartID})
 }
@@ -345,17 +370,20 @@ func WishlistProductAddedToCart(w Wishlist, cartID string, p Product) Track {
 // ProductShared returns a "Product Shared" Track: share_via, share_message,
 // recipient and the product fields but p.Quantity, p.Coupon and p.Position,
 // which are not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductShared(s Share, p Product) Track {
 	return ecomTrack(ecomspec.ProductShared, productShape, productProps{p: p, share: s})
 }
 
 // CartShared returns a "Cart Shared" Track. Each product is sent with its
 // product_id only, as the spec lists.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CartShared(s Share, c Cart) Track {
 	return ecomTrack(ecomspec.CartShared, cartShape, cartProps{c: c, share: s})
 }
 
 // ProductReviewed returns a "Product Reviewed" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductReviewed(r Review) Track { return ecomTrack(ecomspec.ProductReviewed, reviewShape, r) }
 
 // ---------------------------------------------------------------------------
