@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,19 +15,13 @@ import (
 	"github.com/tracklane/analytics/internal/jsonw"
 )
 
-var ecomTime = time.Date(2015, 12, 10, 4, 8, 31, 905e6, time.UTC)
-
-func ecomStamp() *stamp {
-	return &stamp{newID: func() string { return "id-1" }, now: func() time.Time { return ecomTime }}
-}
-
 // encodeEcom encodes tr (with a user id when it has none) and returns the wire bytes.
 func encodeEcom(t testing.TB, tr Track) []byte {
 	t.Helper()
 	if tr.UserID == "" && tr.AnonymousID == "" {
 		tr.UserID = "019mr8mf4r"
 	}
-	data, _, err := encodeMessage(tr, ecomStamp())
+	data, _, err := encodeMessage(tr, testStamp())
 	require.NoError(t, err, "encode %q", tr.Event)
 	return data
 }
@@ -389,7 +382,7 @@ func TestEcommerceValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := tc.track
 			tr.UserID = "u"
-			_, _, err := encodeMessage(tr, ecomStamp())
+			_, _, err := encodeMessage(tr, testStamp())
 			require.ErrorIs(t, err, ErrInvalidValue)
 			var ve *ValidationError
 			require.ErrorAs(t, err, &ve)
@@ -452,7 +445,7 @@ func TestEcommerceCustomProperties(t *testing.T) {
 			tr := tc.track
 			tr.UserID = "u"
 			tr.Properties = Properties{"aaa": 1, tc.key: "x"}
-			_, _, err := encodeMessage(tr, ecomStamp())
+			_, _, err := encodeMessage(tr, testStamp())
 			require.ErrorIs(t, err, ErrPropertyConflict)
 			var ve *ValidationError
 			require.ErrorAs(t, err, &ve)
@@ -478,7 +471,7 @@ func TestEcommerceOrderID(t *testing.T) {
 	}
 
 	// With order message ids, the same order event gets the same messageId.
-	s := ecomStamp()
+	s := testStamp()
 	s.orderIDs = true
 	tr := OrderCompleted(o)
 	tr.UserID = "u"
@@ -549,7 +542,7 @@ func TestEcommerceEncodeAllocs(t *testing.T) {
 
 func BenchmarkEncodeOrderCompleted(b *testing.B) {
 	tr := fullOrder()
-	s := ecomStamp()
+	s := testStamp()
 	data, _, err := encodeMessage(&tr, s)
 	if err != nil {
 		b.Fatal(err)
@@ -567,7 +560,7 @@ func BenchmarkEncodeOrderCompleted(b *testing.B) {
 // handler pays it.
 func BenchmarkBuildAndEncodeOrderCompleted(b *testing.B) {
 	o := FullOrder()
-	s := ecomStamp()
+	s := testStamp()
 	b.ReportAllocs()
 	for b.Loop() {
 		tr := OrderCompleted(o)
@@ -583,12 +576,12 @@ func TestCustomV1AndCamelCaseSpellingsConflict(t *testing.T) {
 		ev := OrderCompleted(Order{OrderID: "o1"})
 		ev.UserID = "u"
 		ev.Properties = Properties{k: "x"}
-		_, _, err := encodeMessage(ev, ecomStamp())
+		_, _, err := encodeMessage(ev, testStamp())
 		assert.ErrorIs(t, err, ErrPropertyConflict, k)
 	}
 	ev := OrderCompleted(Order{OrderID: "o1"})
 	ev.UserID = "u"
 	ev.Properties = Properties{"giftWrap": true, "cartId": "c1"} // not in Order Completed's table
-	_, _, err := encodeMessage(ev, ecomStamp())
+	_, _, err := encodeMessage(ev, testStamp())
 	assert.NoError(t, err, "custom keys outside the table are free")
 }
