@@ -1,7 +1,6 @@
 package analytics
 
 import (
-	"errors"
 	"fmt"
 	"github.com/tracklane/analytics/internal/ecomspec"
 	"math"
@@ -539,7 +538,9 @@ var searchShape = &shape[Search]{
 
 // field is one property of a shape: its key, the Go field that fills it
 // (for docs/ecommerce.md) and how its value is read. Exactly one of str,
-// num, cnt and enc is set.
+// num, cnt and enc is set. Values are checked as they are written: an
+// invalid one fails the writer, whose path names it
+// ("properties.products[1].price").
 type field[T any] struct {
 	key  ecomspec.Key
 	doc  string
@@ -548,7 +549,6 @@ type field[T any] struct {
 	zero func(*T) bool
 	cnt  func(*T) int                            // a count, sent when above 0
 	enc  func(*jsonw.Writer, *T, ecomspec.Event) // any other value
-	chk  func(*T, ecomspec.Event) error          // enc's validation; nil: none
 }
 
 func str[T any](k ecomspec.Key, doc string, get func(*T) string) field[T] {
@@ -597,19 +597,6 @@ func products[T any](doc string, get func(*T) []Product) field[T] {
 				w.ObjectEnd()
 			}
 			w.ArrayEnd()
-		},
-		chk: func(t *T, ev ecomspec.Event) error {
-			ps := get(t)
-			for i := range ps {
-				if err := checkFields(productFields, ev.ProductKeys(), ev, &ps[i]); err != nil {
-					var fe *fieldError
-					if !errors.As(err, &fe) {
-						return err
-					}
-					return &fieldError{Field: "products[" + strconv.Itoa(i) + "]." + fe.Field, Err: fe.Err}
-				}
-			}
-			return nil
 		}}
 }
 
@@ -654,13 +641,13 @@ func (p *props[T]) encodeProperties(w *jsonw.Writer) {
 	writeFields(w, p.s.fields, p.ev.Keys(), p.ev, &p.v)
 }
 
+// validate checks the rules across fields; each value is checked as it is
+// written (writeFields).
 func (p *props[T]) validate() error {
 	if p.s.check != nil {
-		if err := p.s.check(&p.v); err != nil {
-			return err
-		}
+		return p.s.check(&p.v)
 	}
-	return checkFields(p.s.fields, p.ev.Keys(), p.ev, &p.v)
+	return nil
 }
 
 // emits reports whether k is a property of the event's spec table, or a v1
@@ -688,7 +675,8 @@ func (p *props[T]) orderID() string {
 	return ""
 }
 
-// writeFields writes v's fields that are in ks, in the shape's order.
+// writeFields writes v's fields that are in ks, in the shape's order. An
+// invalid value (NaN, ±Inf, negative, a malformed currency) fails w.
 func writeFields[T any](w *jsonw.Writer, fs []field[T], ks ecomspec.Set, ev ecomspec.Event, v *T) {
 	for i := range fs {
 		f := &fs[i]
@@ -701,12 +689,20 @@ func writeFields[T any](w *jsonw.Writer, fs []field[T], ks ecomspec.Set, ev ecom
 		case f.str != nil:
 			optString(w, f.key.Quoted(), f.str(v))
 		case f.num != nil:
-			if n := f.num(v); n != 0 || f.zero(v) {
+			switch n := f.num(v); {
+			case math.IsNaN(n) || math.IsInf(n, 0):
+				fail(w, f.key, "number is "+strconv.FormatFloat(n, 'g', -1, 64))
+			case n < 0:
+				fail(w, f.key, "negative "+f.key.Name()+" "+strconv.FormatFloat(n, 'g', -1, 64))
+			case n != 0 || f.zero(v):
 				w.FloatMember(f.key.Quoted(), n+0) // -0 is sent as 0
 			}
 		case f.cnt != nil:
-			if n := f.cnt(v); n > 0 {
+			switch n := f.cnt(v); {
+			case n > 0:
 				w.IntMember(f.key.Quoted(), int64(n))
+			case n < 0:
+				fail(w, f.key, "negative "+f.key.Name()+" "+strconv.Itoa(n))
 			}
 		default:
 			f.enc(w, v, ev)
@@ -714,67 +710,28 @@ func writeFields[T any](w *jsonw.Writer, fs []field[T], ks ecomspec.Set, ev ecom
 	}
 }
 
-// checkFields validates v's fields that are in ks: it returns a *fieldError
-// naming the field relative to properties and wrapping ErrInvalidValue.
-func checkFields[T any](fs []field[T], ks ecomspec.Set, ev ecomspec.Event, v *T) error {
-	for i := range fs {
-		f := &fs[i]
-		if !ks.Has(f.key) {
-			continue
-		}
-		var err error
-		switch name := f.key.Name(); {
-		case f.num != nil:
-			err = checkMoney(name, f.num(v))
-		case f.cnt != nil && f.cnt(v) < 0:
-			err = invalidField(name, "negative "+name+" "+strconv.Itoa(f.cnt(v)))
-		case f.str != nil && f.key == ecomspec.Currency:
-			err = checkCurrency(f.str(v))
-		case f.chk != nil:
-			err = f.chk(v, ev)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+// fail records that k's value is invalid, for the reason given.
+func fail(w *jsonw.Writer, k ecomspec.Key, reason string) {
+	w.Field(k.Name())
+	w.Fail(fmt.Errorf("%w: %s", ErrInvalidValue, reason))
 }
 
-// writeCurrency writes "currency" upper-cased unless c is empty.
+// writeCurrency writes "currency" upper-cased unless c is empty; a code
+// that is not three ASCII letters fails w.
 func writeCurrency(w *jsonw.Writer, c string) {
-	if c == "" {
-		return
+	switch {
+	case c == "":
+	case !isCurrency(c):
+		fail(w, ecomspec.Currency, "currency "+strconv.Quote(c)+" is not a 3-letter ISO 4217 code")
+	default:
+		q := [5]byte{'"', asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2]), '"'}
+		w.Field("currency")
+		w.Raw(q[:])
 	}
-	if !isCurrency(c) {
-		w.StringMember(ecomspec.Currency.Quoted(), c) // validate refuses it first; written as is for completeness
-		return
-	}
-	q := [5]byte{'"', asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2]), '"'}
-	w.Field("currency")
-	w.Raw(q[:])
 }
 
 func invalidField(field, reason string) error {
 	return &fieldError{Field: field, Err: fmt.Errorf("%w: %s", ErrInvalidValue, reason)}
-}
-
-// checkMoney refuses NaN, ±Inf and negative amounts.
-func checkMoney(field string, v float64) error {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return invalidField(field, "number is "+strconv.FormatFloat(v, 'g', -1, 64))
-	case v < 0:
-		return invalidField(field, "negative "+field+" "+strconv.FormatFloat(v, 'g', -1, 64))
-	}
-	return nil
-}
-
-// checkCurrency refuses a non-empty code that is not three ASCII letters.
-func checkCurrency(c string) error {
-	if c != "" && !isCurrency(c) {
-		return invalidField("currency", "currency "+strconv.Quote(c)+" is not a 3-letter ISO 4217 code")
-	}
-	return nil
 }
 
 func isCurrency(c string) bool {

@@ -176,13 +176,18 @@ func (w *Writer) StringMember(qk, v string) {
 
 // FloatMember writes "key":f (qk as for StringMember); NaN and ±Inf are errors.
 func (w *Writer) FloatMember(qk string, f float64) {
-	if w.comma {
-		w.Buf = append(w.Buf, ',')
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		w.Field(qk[1 : len(qk)-2]) // the error names the key
+		w.Float(f)
+		return
 	}
-	w.Buf = append(w.Buf, qk...)
-	w.setKey(qk[1 : len(qk)-2])
-	w.comma = false
-	w.Float(f)
+	b := w.Buf
+	if w.comma {
+		b = append(b, ',')
+	}
+	b = append(b, qk...)
+	w.Buf = AppendFloat(b, f)
+	w.comma = true
 }
 
 // IntMember writes "key":i (qk as for StringMember).
