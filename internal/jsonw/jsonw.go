@@ -52,8 +52,8 @@ var (
 // value closes it, ObjectStart/ArrayStart push a frame and ObjectEnd/ArrayEnd
 // pop it, so no caller pairs path pushes and pops by hand.
 type frame struct {
-	key   string // object: the key of the member being written; "" between members
-	index int    // array: the element being written; -1 before the first
+	at, n int32 // object: the key of the member being written, as it is in Buf; n == 0 between members
+	index int32 // array: the element being written; -1 before the first
 	array bool
 }
 
@@ -77,29 +77,36 @@ func (w *Writer) Reset(buf []byte) {
 func (w *Writer) Err() error { return w.err }
 
 // Fail records err (wrapped with the current path) unless an error is already recorded.
-func (w *Writer) Fail(err error) {
+func (w *Writer) Fail(err error) { w.fail(err, "") }
+
+// fail is Fail; a non-empty badKey (not valid UTF-8) names the innermost
+// member, quoted, instead of its replacement in Buf.
+func (w *Writer) fail(err error, badKey string) {
 	if w.err == nil {
-		w.err = &PathError{Path: w.pathString(), Err: err}
+		w.err = &PathError{Path: w.pathString(badKey), Err: err}
 	}
 }
 
-func (w *Writer) pathString() string {
+func (w *Writer) pathString(badKey string) string {
 	var b strings.Builder
-	for _, f := range w.open {
+	for i, f := range w.open {
 		switch {
 		case f.array && f.index >= 0:
 			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(f.index))
+			b.WriteString(strconv.Itoa(int(f.index)))
 			b.WriteByte(']')
-		case !f.array && f.key != "":
+		case !f.array && f.n > 0:
 			if b.Len() > 0 {
 				b.WriteByte('.')
 			}
-			if utf8.ValidString(f.key) {
-				b.WriteString(f.key)
-			} else {
-				b.WriteString(strconv.Quote(f.key))
+			k := string(w.Buf[f.at : f.at+f.n])
+			if u, err := strconv.Unquote(`"` + k + `"`); err == nil {
+				k = u // the key as given, not as escaped
 			}
+			if i == len(w.open)-1 && badKey != "" {
+				k = strconv.Quote(badKey)
+			}
+			b.WriteString(k)
 		}
 	}
 	return b.String()
@@ -113,10 +120,11 @@ func (w *Writer) Push(string) {}
 // Pop is a no-op; see Push.
 func (w *Writer) Pop() {}
 
-// setKey opens member k in the innermost object.
-func (w *Writer) setKey(k string) {
-	if n := len(w.open); n > 0 {
-		w.open[n-1].key = k
+// setKey opens the member whose key is Buf[at:at+n] in the innermost
+// object (offsets, not a string: no pointer store per key).
+func (w *Writer) setKey(at, n int) {
+	if i := len(w.open); i > 0 {
+		w.open[i-1].at, w.open[i-1].n = int32(at), int32(n)
 	}
 }
 
@@ -134,7 +142,7 @@ func (w *Writer) sep() {
 func (w *Writer) done() {
 	w.comma = true
 	if n := len(w.open); n > 0 {
-		w.open[n-1].key = ""
+		w.open[n-1].n = 0
 	}
 }
 
@@ -145,9 +153,9 @@ func (w *Writer) done() {
 func (w *Writer) Field(k string) {
 	w.sep()
 	w.Buf = append(w.Buf, '"')
+	w.setKey(len(w.Buf), len(k))
 	w.Buf = append(w.Buf, k...)
 	w.Buf = append(w.Buf, '"', ':')
-	w.setKey(k)
 	w.comma = false
 }
 
@@ -170,7 +178,7 @@ func (w *Writer) StringMember(qk, v string) {
 	}
 	w.Buf = b
 	w.comma = false
-	w.setKey(qk[1 : len(qk)-2]) // the error of invalid UTF-8 names the key
+	w.setKey(len(b)-len(qk)+1, len(qk)-3) // the error of invalid UTF-8 names the key
 	w.String(v)
 }
 
@@ -240,11 +248,12 @@ func (w *Writer) pop() {
 // the member (errors in its value name k). Invalid UTF-8 is an error.
 func (w *Writer) Key(k string) {
 	w.sep()
+	start := len(w.Buf)
 	var ok bool
 	w.Buf, ok = appendString(w.Buf, k)
-	w.setKey(k)
+	w.setKey(start+1, len(w.Buf)-start-2)
 	if !ok {
-		w.Fail(ErrInvalidUTF8)
+		w.fail(ErrInvalidUTF8, k)
 	}
 	w.Buf = append(w.Buf, ':')
 	w.comma = false
