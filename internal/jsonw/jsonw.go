@@ -52,8 +52,8 @@ var (
 // value closes it, ObjectStart/ArrayStart push a frame and ObjectEnd/ArrayEnd
 // pop it, so no caller pairs path pushes and pops by hand.
 type frame struct {
-	at, n int32 // object: the key of the member being written, as it is in Buf; n == 0 between members
-	index int32 // array: the element being written; -1 before the first
+	at, n int // object: the key of the member being written, as it is in Buf; n == 0 between members
+	index int // array: the element being written; -1 before the first
 	array bool
 }
 
@@ -93,7 +93,7 @@ func (w *Writer) pathString(badKey string) string {
 		switch {
 		case f.array && f.index >= 0:
 			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(int(f.index)))
+			b.WriteString(strconv.Itoa(f.index))
 			b.WriteByte(']')
 		case !f.array && f.n > 0:
 			if b.Len() > 0 {
@@ -124,7 +124,7 @@ func (w *Writer) Pop() {}
 // object (offsets, not a string: no pointer store per key).
 func (w *Writer) setKey(at, n int) {
 	if i := len(w.open); i > 0 {
-		w.open[i-1].at, w.open[i-1].n = int32(at), int32(n)
+		w.open[i-1].at, w.open[i-1].n = at, n
 	}
 }
 
