@@ -39,10 +39,8 @@ func encodeConsent(w *jsonw.Writer, c *Consent) {
 	objectStart(w, "consent")
 	objectStart(w, "categoryPreferences")
 	for _, k := range slices.Sorted(maps.Keys(c.CategoryPreferences)) {
-		w.Push(k)
 		w.Key(k)
 		w.Bool(c.CategoryPreferences[k])
-		w.Pop()
 	}
 	objectEnd(w)
 	objectEnd(w)

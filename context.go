@@ -3,7 +3,8 @@ package analytics
 import "github.com/tracklane/analytics/internal/jsonw"
 
 // Context is the "context" object of a message: information about the call
-// that is not part of it (SPEC.md section 2). Every field is optional and
+// that is not part of it (https://segment.com/docs/connections/spec/common/#context).
+// Every field is optional and
 // left out when empty. context.library is always written by the SDK and
 // cannot be set here.
 //
@@ -164,8 +165,6 @@ func mergeMaps(def, msg map[string]any) map[string]any {
 // encodeContext writes the "context" member: library first, then the set fields.
 func encodeContext(w *jsonw.Writer, c *Context) {
 	w.Key("context")
-	w.Push("context")
-	defer w.Pop()
 	w.ObjectStart()
 	w.Field("library")
 	w.Raw(libraryJSON)
@@ -243,9 +242,7 @@ func encodeContext(w *jsonw.Writer, c *Context) {
 	}
 	if c.Traits != nil {
 		w.Key("traits")
-		w.Push("traits")
 		w.Any(c.Traits)
-		w.Pop()
 	}
 	if len(c.Extra) > 0 {
 		encodeExtra(w, c.Extra, isContextKey)
@@ -253,16 +250,14 @@ func encodeContext(w *jsonw.Writer, c *Context) {
 	w.ObjectEnd()
 }
 
-// objectStart opens a nested object member and pushes its name on the error path.
+// objectStart opens a nested object member (its key names it on the error path).
 func objectStart(w *jsonw.Writer, key string) {
 	w.Key(key)
-	w.Push(key)
 	w.ObjectStart()
 }
 
 func objectEnd(w *jsonw.Writer) {
 	w.ObjectEnd()
-	w.Pop()
 }
 
 // optString writes the member qk s when s is not empty; qk is the key

@@ -1,9 +1,10 @@
 package analytics
 
 import (
-	"errors"
 	"fmt"
+	"github.com/tracklane/analytics/internal/ecomspec"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/tracklane/analytics/internal/jsonw"
@@ -33,7 +34,8 @@ import (
 //     validated; add them as custom Properties if you need them.
 //   - Custom Properties set on the returned Track are merged after the typed
 //     ones. A custom key that the event's spec table lists (for example
-//     "price" on Product Added) makes Enqueue fail with ErrPropertyConflict,
+//     "price" on Product Added), or a v1 or camelCase spelling of one (id,
+//     sky, orderId, imageUrl), makes Enqueue fail with ErrPropertyConflict,
 //     whether or not the typed value is sent, so the outcome never depends
 //     on the data. Keys the table does not list are free.
 //   - Enqueue validates the typed values and fails with a *ValidationError
@@ -87,8 +89,8 @@ const (
 
 // Order is a checkout or an order, for Checkout Started, Order Updated, Order
 // Completed, Order Refunded and Order Cancelled. Each event sends only the
-// fields its spec table lists (see each constructor). Money is in major units
-// of Currency.
+// fields its spec table lists (docs/ecommerce.md shows which). Money is in
+// major units of Currency.
 type Order struct {
 	OrderID     string    // order_id; empty: not sent
 	CheckoutID  string    // checkout_id (Order Completed, Order Refunded); empty: not sent
@@ -207,869 +209,189 @@ type Review struct {
 }
 
 // ---------------------------------------------------------------------------
-// Constructors, one per spec event, in the spec's order.
+//go:generate go test -run ^TestEcommerceDoc$ . -args -update
 
-// ProductsSearched returns a "Products Searched" Track: query (a string, or
-// an object when s.QueryObject is set).
-//
-// An empty search sends no query. Setting both Query and QueryObject, a non-
-// finite number in QueryObject, or invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
-func ProductsSearched(s Search) Track {
-	return Track{Event: evProductsSearched.name(), typed: &searchProps{event: evProductsSearched, s: s}}
-}
+// Constructors, one per spec event, in the spec's order. The properties
+// each sends, and the fields that fill them, are in docs/ecommerce.md
+// (generated from the spec table); zeros, empty fields, ignored fields and
+// invalid values follow the rules listed on [Product].
 
-// ProductListViewed returns a "Product List Viewed" Track: list_id, category,
-// products. l.Filters and l.Sorts are ignored.
-//
-// Empty fields are not sent; see Product for zeros. An invalid product (see
-// ProductClicked) makes Enqueue fail with ErrInvalidValue.
+// ProductsSearched returns a "Products Searched" Track: query is s.Query,
+// or s.QueryObject when set (setting both is invalid).
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func ProductsSearched(s Search) Track { return ecomTrack(ecomspec.ProductsSearched, searchShape, s) }
+
+// ProductListViewed returns a "Product List Viewed" Track; l.Filters and
+// l.Sorts are ignored.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductListViewed(l ProductList) Track {
-	return Track{Event: evProductListViewed.name(), typed: &listProps{event: evProductListViewed, l: l}}
+	return ecomTrack(ecomspec.ProductListViewed, listShape, l)
 }
 
-// ProductListFiltered returns a "Product List Filtered" Track: list_id,
-// category, filters, sorts, products.
-//
-// Empty fields are not sent; see Product for zeros. An invalid product (see
-// ProductClicked) makes Enqueue fail with ErrInvalidValue.
+// ProductListFiltered returns a "Product List Filtered" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductListFiltered(l ProductList) Track {
-	return Track{Event: evProductListFiltered.name(), typed: &listProps{event: evProductListFiltered, l: l}}
+	return ecomTrack(ecomspec.ProductListFiltered, listShape, l)
 }
 
-// PromotionViewed returns a "Promotion Viewed" Track: promotion_id, creative,
-// name, position (a string).
-//
-// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
+// PromotionViewed returns a "Promotion Viewed" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func PromotionViewed(p Promotion) Track {
-	return Track{Event: evPromotionViewed.name(), typed: &promotionProps{event: evPromotionViewed, p: p}}
+	return ecomTrack(ecomspec.PromotionViewed, promotionShape, p)
 }
 
-// PromotionClicked returns a "Promotion Clicked" Track: promotion_id,
-// creative, name, position (a string).
-//
-// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
+// PromotionClicked returns a "Promotion Clicked" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func PromotionClicked(p Promotion) Track {
-	return Track{Event: evPromotionClicked.name(), typed: &promotionProps{event: evPromotionClicked, p: p}}
+	return ecomTrack(ecomspec.PromotionClicked, promotionShape, p)
 }
 
 // ProductClicked returns a "Product Clicked" Track with the 12 product
 // fields as top-level properties.
-//
-// Empty fields are not sent; see Product for zeros. A negative or non-finite
-// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
-// fail with ErrInvalidValue.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductClicked(p Product) Track {
-	return Track{Event: evProductClicked.name(), typed: &productProps{event: evProductClicked, p: p}}
+	return ecomTrack(ecomspec.ProductClicked, productShape, productProps{p: p})
 }
 
 // ProductViewed returns a "Product Viewed" Track with the 12 product fields
-// and, when a ProductValue is given, currency and value (see ProductValue
-// for a zero value). Passing more than one ProductValue, a currency that is
-// not three ASCII letters, a negative or non-finite value or price, a
-// negative quantity or position, or invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
+// and, when a ProductValue is given, currency and value. More than one
+// ProductValue is invalid.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductViewed(p Product, v ...ProductValue) Track {
-	pp := &productProps{event: evProductViewed, p: p, nValue: len(v)}
+	pp := productProps{p: p, nValue: len(v)}
 	if len(v) > 0 {
 		pp.value = v[0]
 	}
-	return Track{Event: evProductViewed.name(), typed: pp}
+	return ecomTrack(ecomspec.ProductViewed, productShape, pp)
 }
 
-// ProductAdded returns a "Product Added" Track: cart_id and the 12 product
-// fields.
-//
-// Empty fields are not sent; see Product for zeros. A negative or non-finite
-// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
-// fail with ErrInvalidValue.
+// ProductAdded returns a "Product Added" Track: cart_id and the 12 product fields.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductAdded(cartID string, p Product) Track {
-	return Track{Event: evProductAdded.name(), typed: &productProps{event: evProductAdded, p: p, cartID: cartID}}
+	return ecomTrack(ecomspec.ProductAdded, productShape, productProps{p: p, cartID: cartID})
 }
 
-// ProductRemoved returns a "Product Removed" Track: cart_id and the 12
-// product fields.
-//
-// Empty fields are not sent; see Product for zeros. A negative or non-finite
-// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
-// fail with ErrInvalidValue.
+// ProductRemoved returns a "Product Removed" Track: cart_id and the 12 product fields.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductRemoved(cartID string, p Product) Track {
-	return Track{Event: evProductRemoved.name(), typed: &productProps{event: evProductRemoved, p: p, cartID: cartID}}
+	return ecomTrack(ecomspec.ProductRemoved, productShape, productProps{p: p, cartID: cartID})
 }
 
-// CartViewed returns a "Cart Viewed" Track: cart_id, products.
-//
-// Empty fields are not sent; see Product for zeros. A negative or non-finite
-// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
-// fail with ErrInvalidValue.
-func CartViewed(c Cart) Track {
-	return Track{Event: evCartViewed.name(), typed: &cartProps{event: evCartViewed, c: c}}
-}
+// CartViewed returns a "Cart Viewed" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func CartViewed(c Cart) Track { return ecomTrack(ecomspec.CartViewed, cartShape, cartProps{c: c}) }
 
-// CheckoutStarted returns a "Checkout Started" Track: order_id, affiliation,
-// value, revenue, shipping, tax, discount, coupon, currency, products. The
-// spec has value here where the other order events have total: o.Total,
-// o.Subtotal and o.CheckoutID are ignored.
-//
-// Empty fields and zero amounts are not sent (see Order.SendZero). A
-// negative or non-finite amount or price, a currency that is not three ASCII
-// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
-func CheckoutStarted(o Order) Track {
-	return Track{Event: evCheckoutStarted.name(), typed: &orderProps{event: evCheckoutStarted, o: o}}
-}
+// CheckoutStarted returns a "Checkout Started" Track. The spec has value
+// here where the order events have total, and neither checkout_id nor
+// subtotal: o.Total, o.Subtotal and o.CheckoutID are not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func CheckoutStarted(o Order) Track { return ecomTrack(ecomspec.CheckoutStarted, orderShape, o) }
 
-// CheckoutStepViewed returns a "Checkout Step Viewed" Track: checkout_id,
-// step, shipping_method, payment_method. s.OrderID is ignored.
-//
-// Empty fields and a zero step are not sent. A negative step or invalid
-// UTF-8 makes Enqueue fail with ErrInvalidValue.
+// CheckoutStepViewed returns a "Checkout Step Viewed" Track; s.OrderID is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CheckoutStepViewed(s CheckoutStep) Track {
-	return Track{Event: evCheckoutStepViewed.name(), typed: &stepProps{event: evCheckoutStepViewed, s: s}}
+	return ecomTrack(ecomspec.CheckoutStepViewed, stepShape, s)
 }
 
-// CheckoutStepCompleted returns a "Checkout Step Completed" Track:
-// checkout_id, step, shipping_method, payment_method. s.OrderID is ignored.
-//
-// Empty fields and a zero step are not sent. A negative step or invalid
-// UTF-8 makes Enqueue fail with ErrInvalidValue.
+// CheckoutStepCompleted returns a "Checkout Step Completed" Track; s.OrderID is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CheckoutStepCompleted(s CheckoutStep) Track {
-	return Track{Event: evCheckoutStepCompleted.name(), typed: &stepProps{event: evCheckoutStepCompleted, s: s}}
+	return ecomTrack(ecomspec.CheckoutStepCompleted, stepShape, s)
 }
 
-// PaymentInfoEntered returns a "Payment Info Entered" Track: checkout_id,
-// order_id, step, shipping_method, payment_method.
-//
-// Empty fields and a zero step are not sent. A negative step or invalid
-// UTF-8 makes Enqueue fail with ErrInvalidValue.
+// PaymentInfoEntered returns a "Payment Info Entered" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func PaymentInfoEntered(s CheckoutStep) Track {
-	return Track{Event: evPaymentInfoEntered.name(), typed: &stepProps{event: evPaymentInfoEntered, s: s}}
+	return ecomTrack(ecomspec.PaymentInfoEntered, stepShape, s)
 }
 
-// OrderUpdated returns an "Order Updated" Track: order_id, affiliation,
-// total, revenue, shipping, tax, discount, coupon, currency, products.
-// o.CheckoutID, o.Subtotal and o.Value are ignored.
-//
-// Empty fields and zero amounts are not sent (see Order.SendZero). A
-// negative or non-finite amount or price, a currency that is not three ASCII
-// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
-func OrderUpdated(o Order) Track {
-	return Track{Event: evOrderUpdated.name(), typed: &orderProps{event: evOrderUpdated, o: o}}
-}
+// OrderUpdated returns an "Order Updated" Track; o.CheckoutID, o.Subtotal
+// and o.Value are not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func OrderUpdated(o Order) Track { return ecomTrack(ecomspec.OrderUpdated, orderShape, o) }
 
-// OrderCompleted returns an "Order Completed" Track: checkout_id, order_id,
-// affiliation, subtotal, total, revenue, shipping, tax, discount, coupon,
-// currency, products. o.Value is ignored. With WithOrderMessageIDs, its
-// messageId is derived from o.OrderID.
-//
-// Empty fields and zero amounts are not sent (see Order.SendZero). A
-// negative or non-finite amount or price, a currency that is not three ASCII
-// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
-func OrderCompleted(o Order) Track {
-	return Track{Event: evOrderCompleted.name(), typed: &orderProps{event: evOrderCompleted, o: o}}
-}
+// OrderCompleted returns an "Order Completed" Track; o.Value is not sent.
+// With WithOrderMessageIDs, its messageId is derived from o.OrderID.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func OrderCompleted(o Order) Track { return ecomTrack(ecomspec.OrderCompleted, orderShape, o) }
 
 // OrderRefunded returns an "Order Refunded" Track. The spec's table lists
 // only order_id, but its prose and example send the whole order, so it sends
-// what Order Completed sends: checkout_id, order_id, affiliation, subtotal,
-// total, revenue, shipping, tax, discount, coupon, currency, products (the
-// refunded items). o.Value is ignored. With WithOrderMessageIDs, its
+// what Order Completed sends (products: the refunded items); o.Value is not
+// sent. With WithOrderMessageIDs, its messageId is derived from o.OrderID.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func OrderRefunded(o Order) Track { return ecomTrack(ecomspec.OrderRefunded, orderShape, o) }
+
+// OrderCancelled returns an "Order Cancelled" Track; o.CheckoutID,
+// o.Subtotal and o.Value are not sent. With WithOrderMessageIDs, its
 // messageId is derived from o.OrderID.
-//
-// Empty fields and zero amounts are not sent (see Order.SendZero). A
-// negative or non-finite amount or price, a currency that is not three ASCII
-// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
-func OrderRefunded(o Order) Track {
-	return Track{Event: evOrderRefunded.name(), typed: &orderProps{event: evOrderRefunded, o: o}}
-}
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func OrderCancelled(o Order) Track { return ecomTrack(ecomspec.OrderCancelled, orderShape, o) }
 
-// OrderCancelled returns an "Order Cancelled" Track: order_id, affiliation,
-// total, revenue, shipping, tax, discount, coupon, currency, products.
-// o.CheckoutID, o.Subtotal and o.Value are ignored. With
-// WithOrderMessageIDs, its messageId is derived from o.OrderID.
-//
-// Empty fields and zero amounts are not sent (see Order.SendZero). A
-// negative or non-finite amount or price, a currency that is not three ASCII
-// letters, or invalid UTF-8 makes Enqueue fail with ErrInvalidValue.
-func OrderCancelled(o Order) Track {
-	return Track{Event: evOrderCancelled.name(), typed: &orderProps{event: evOrderCancelled, o: o}}
-}
+// CouponEntered returns a "Coupon Entered" Track; c.CouponName, c.Discount
+// and c.Reason are not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func CouponEntered(c Coupon) Track { return ecomTrack(ecomspec.CouponEntered, couponShape, c) }
 
-// CouponEntered returns a "Coupon Entered" Track: order_id, cart_id,
-// coupon_id. c.CouponName, c.Discount and c.Reason are ignored.
-//
-// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
-func CouponEntered(c Coupon) Track {
-	return Track{Event: evCouponEntered.name(), typed: &couponProps{event: evCouponEntered, c: c}}
-}
+// CouponApplied returns a "Coupon Applied" Track; c.Reason is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func CouponApplied(c Coupon) Track { return ecomTrack(ecomspec.CouponApplied, couponShape, c) }
 
-// CouponApplied returns a "Coupon Applied" Track: order_id, cart_id,
-// coupon_id, coupon_name, discount. c.Reason is ignored.
-//
-// Empty fields are not sent, nor a zero discount without ZeroDiscount. A
-// negative or non-finite discount or invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
-func CouponApplied(c Coupon) Track {
-	return Track{Event: evCouponApplied.name(), typed: &couponProps{event: evCouponApplied, c: c}}
-}
+// CouponDenied returns a "Coupon Denied" Track; c.Discount is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func CouponDenied(c Coupon) Track { return ecomTrack(ecomspec.CouponDenied, couponShape, c) }
 
-// CouponDenied returns a "Coupon Denied" Track: order_id, cart_id,
-// coupon_id, coupon_name, reason. c.Discount is ignored.
-//
-// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
-func CouponDenied(c Coupon) Track {
-	return Track{Event: evCouponDenied.name(), typed: &couponProps{event: evCouponDenied, c: c}}
-}
-
-// CouponRemoved returns a "Coupon Removed" Track: order_id, cart_id,
-// coupon_id, coupon_name, discount. c.Reason is ignored.
-//
-// Empty fields are not sent, nor a zero discount without ZeroDiscount. A
-// negative or non-finite discount or invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
-func CouponRemoved(c Coupon) Track {
-	return Track{Event: evCouponRemoved.name(), typed: &couponProps{event: evCouponRemoved, c: c}}
-}
+// CouponRemoved returns a "Coupon Removed" Track; c.Reason is not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func CouponRemoved(c Coupon) Track { return ecomTrack(ecomspec.CouponRemoved, couponShape, c) }
 
 // ProductAddedToWishlist returns a "Product Added to Wishlist" Track:
 // wishlist_id, wishlist_name and the 12 product fields.
-//
-// Empty fields are not sent; see Product for zeros. A negative or non-finite
-// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
-// fail with ErrInvalidValue.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductAddedToWishlist(w Wishlist, p Product) Track {
-	return Track{Event: evProductAddedToWishlist.name(),
-		typed: &productProps{event: evProductAddedToWishlist, p: p, wishlist: w}}
+	return ecomTrack(ecomspec.ProductAddedToWishlist, productShape, productProps{p: p, wishlist: w})
 }
 
-// ProductRemovedFromWishlist returns a "Product Removed from Wishlist" Track:
-// wishlist_id, wishlist_name and the 12 product fields.
-//
-// Empty fields are not sent; see Product for zeros. A negative or non-finite
-// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
-// fail with ErrInvalidValue.
+// ProductRemovedFromWishlist returns a "Product Removed from Wishlist"
+// Track: wishlist_id, wishlist_name and the 12 product fields.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductRemovedFromWishlist(w Wishlist, p Product) Track {
-	return Track{Event: evProductRemovedFromWishlist.name(),
-		typed: &productProps{event: evProductRemovedFromWishlist, p: p, wishlist: w}}
+	return ecomTrack(ecomspec.ProductRemovedFromWishlist, productShape, productProps{p: p, wishlist: w})
 }
 
 // WishlistProductAddedToCart returns a "Wishlist Product Added to Cart"
 // Track: wishlist_id, wishlist_name, cart_id and the 12 product fields.
-//
-// Empty fields are not sent; see Product for zeros. A negative or non-finite
-// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
-// fail with ErrInvalidValue.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func WishlistProductAddedToCart(w Wishlist, cartID string, p Product) Track {
-	return Track{Event: evWishlistProductAddedToCart.name(),
-		typed: &productProps{event: evWishlistProductAddedToCart, p: p, wishlist: w, cartID: cartID}}
+	return ecomTrack(ecomspec.WishlistProductAddedToCart, productShape, productProps{p: p, wishlist: w, cartID: cartID})
 }
 
 // ProductShared returns a "Product Shared" Track: share_via, share_message,
-// recipient, product_id, sku, category, name, brand, variant, price, url,
-// image_url. p.Quantity, p.Coupon and p.Position are ignored.
-//
-// Empty fields are not sent; see Product for zeros. A negative or non-finite
-// price, a negative quantity or position, or invalid UTF-8 makes Enqueue
-// fail with ErrInvalidValue.
+// recipient and the product fields but p.Quantity, p.Coupon and p.Position,
+// which are not sent.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func ProductShared(s Share, p Product) Track {
-	return Track{Event: evProductShared.name(), typed: &productProps{event: evProductShared, p: p, share: s}}
+	return ecomTrack(ecomspec.ProductShared, productShape, productProps{p: p, share: s})
 }
 
-// CartShared returns a "Cart Shared" Track: share_via, share_message,
-// recipient, cart_id, products. Each product is sent with its product_id
-// only, as the spec lists; the other product fields are ignored.
-//
-// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
+// CartShared returns a "Cart Shared" Track. Each product is sent with its
+// product_id only, as the spec lists.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
 func CartShared(s Share, c Cart) Track {
-	return Track{Event: evCartShared.name(), typed: &cartProps{event: evCartShared, c: c, share: s}}
+	return ecomTrack(ecomspec.CartShared, cartShape, cartProps{c: c, share: s})
 }
 
-// ProductReviewed returns a "Product Reviewed" Track: product_id, review_id,
-// review_body, rating (a string).
-//
-// Empty fields are not sent. Invalid UTF-8 makes Enqueue fail with
-// ErrInvalidValue.
-func ProductReviewed(r Review) Track {
-	return Track{Event: evProductReviewed.name(), typed: &reviewProps{event: evProductReviewed, r: r}}
-}
+// ProductReviewed returns a "Product Reviewed" Track.
+// Properties and fields: docs/ecommerce.md; zeros, empty and invalid values: [Product].
+func ProductReviewed(r Review) Track { return ecomTrack(ecomspec.ProductReviewed, reviewShape, r) }
 
 // ---------------------------------------------------------------------------
-// The spec as data: events, their property keys.
+// Shapes: which struct field fills each property. The event's row in
+// internal/ecomspec says which of them it sends; the order here is the wire
+// order.
 
-// event is one of the 28 spec events.
-type event uint8
-
-const (
-	evProductsSearched event = iota + 1
-	evProductListViewed
-	evProductListFiltered
-	evPromotionViewed
-	evPromotionClicked
-	evProductClicked
-	evProductViewed
-	evProductAdded
-	evProductRemoved
-	evCartViewed
-	evCheckoutStarted
-	evCheckoutStepViewed
-	evCheckoutStepCompleted
-	evPaymentInfoEntered
-	evOrderUpdated
-	evOrderCompleted
-	evOrderRefunded
-	evOrderCancelled
-	evCouponEntered
-	evCouponApplied
-	evCouponDenied
-	evCouponRemoved
-	evProductAddedToWishlist
-	evProductRemovedFromWishlist
-	evWishlistProductAddedToCart
-	evProductShared
-	evCartShared
-	evProductReviewed
-
-	numEvents = int(evProductReviewed)
-)
-
-// name returns the spec's exact event name.
-func (e event) name() string {
-	switch e {
-	case evProductsSearched:
-		return "Products Searched"
-	case evProductListViewed:
-		return "Product List Viewed"
-	case evProductListFiltered:
-		return "Product List Filtered"
-	case evPromotionViewed:
-		return "Promotion Viewed"
-	case evPromotionClicked:
-		return "Promotion Clicked"
-	case evProductClicked:
-		return "Product Clicked"
-	case evProductViewed:
-		return "Product Viewed"
-	case evProductAdded:
-		return "Product Added"
-	case evProductRemoved:
-		return "Product Removed"
-	case evCartViewed:
-		return "Cart Viewed"
-	case evCheckoutStarted:
-		return "Checkout Started"
-	case evCheckoutStepViewed:
-		return "Checkout Step Viewed"
-	case evCheckoutStepCompleted:
-		return "Checkout Step Completed"
-	case evPaymentInfoEntered:
-		return "Payment Info Entered"
-	case evOrderUpdated:
-		return "Order Updated"
-	case evOrderCompleted:
-		return "Order Completed"
-	case evOrderRefunded:
-		return "Order Refunded"
-	case evOrderCancelled:
-		return "Order Cancelled"
-	case evCouponEntered:
-		return "Coupon Entered"
-	case evCouponApplied:
-		return "Coupon Applied"
-	case evCouponDenied:
-		return "Coupon Denied"
-	case evCouponRemoved:
-		return "Coupon Removed"
-	case evProductAddedToWishlist:
-		return "Product Added to Wishlist"
-	case evProductRemovedFromWishlist:
-		return "Product Removed from Wishlist"
-	case evWishlistProductAddedToCart:
-		return "Wishlist Product Added to Cart"
-	case evProductShared:
-		return "Product Shared"
-	case evCartShared:
-		return "Cart Shared"
-	case evProductReviewed:
-		return "Product Reviewed"
-	}
-	return ""
-}
-
-// key is a top-level (or product) property name of the spec.
-type key uint8
-
-const (
-	kQuery key = iota
-	kListID
-	kCategory
-	kFilters
-	kSorts
-	kProducts
-	kPromotionID
-	kCreative
-	kName
-	kPosition
-	kProductID
-	kSKU
-	kBrand
-	kVariant
-	kPrice
-	kQuantity
-	kCoupon
-	kURL
-	kImageURL
-	kCurrency
-	kValue
-	kCartID
-	kCheckoutID
-	kOrderID
-	kAffiliation
-	kSubtotal
-	kTotal
-	kRevenue
-	kShipping
-	kTax
-	kDiscount
-	kStep
-	kShippingMethod
-	kPaymentMethod
-	kCouponID
-	kCouponName
-	kReason
-	kWishlistID
-	kWishlistName
-	kShareVia
-	kShareMessage
-	kRecipient
-	kReviewID
-	kReviewBody
-	kRating
-
-	numKeys = int(kRating) + 1
-)
-
-// quotedKeys holds each key as written in JSON with its colon: `"product_id":`.
-var quotedKeys = func() (q [numKeys]string) {
-	for k := range q {
-		q[k] = `"` + key(k).String() + `":`
-	}
-	return q
-}()
-
-// quoted returns the key as written in JSON with its colon.
-func (k key) quoted() string { return quotedKeys[k] }
-
-// String returns the JSON property name.
-func (k key) String() string {
-	switch k {
-	case kQuery:
-		return "query"
-	case kListID:
-		return "list_id"
-	case kCategory:
-		return "category"
-	case kFilters:
-		return "filters"
-	case kSorts:
-		return "sorts"
-	case kProducts:
-		return "products"
-	case kPromotionID:
-		return "promotion_id"
-	case kCreative:
-		return "creative"
-	case kName:
-		return "name"
-	case kPosition:
-		return "position"
-	case kProductID:
-		return "product_id"
-	case kSKU:
-		return "sku"
-	case kBrand:
-		return "brand"
-	case kVariant:
-		return "variant"
-	case kPrice:
-		return "price"
-	case kQuantity:
-		return "quantity"
-	case kCoupon:
-		return "coupon"
-	case kURL:
-		return "url"
-	case kImageURL:
-		return "image_url"
-	case kCurrency:
-		return "currency"
-	case kValue:
-		return "value"
-	case kCartID:
-		return "cart_id"
-	case kCheckoutID:
-		return "checkout_id"
-	case kOrderID:
-		return "order_id"
-	case kAffiliation:
-		return "affiliation"
-	case kSubtotal:
-		return "subtotal"
-	case kTotal:
-		return "total"
-	case kRevenue:
-		return "revenue"
-	case kShipping:
-		return "shipping"
-	case kTax:
-		return "tax"
-	case kDiscount:
-		return "discount"
-	case kStep:
-		return "step"
-	case kShippingMethod:
-		return "shipping_method"
-	case kPaymentMethod:
-		return "payment_method"
-	case kCouponID:
-		return "coupon_id"
-	case kCouponName:
-		return "coupon_name"
-	case kReason:
-		return "reason"
-	case kWishlistID:
-		return "wishlist_id"
-	case kWishlistName:
-		return "wishlist_name"
-	case kShareVia:
-		return "share_via"
-	case kShareMessage:
-		return "share_message"
-	case kRecipient:
-		return "recipient"
-	case kReviewID:
-		return "review_id"
-	case kReviewBody:
-		return "review_body"
-	case kRating:
-		return "rating"
-	}
-	return ""
-}
-
-// keyOf returns the key named s.
-func keyOf(s string) (key, bool) {
-	switch s {
-	case "query":
-		return kQuery, true
-	case "list_id":
-		return kListID, true
-	case "category":
-		return kCategory, true
-	case "filters":
-		return kFilters, true
-	case "sorts":
-		return kSorts, true
-	case "products":
-		return kProducts, true
-	case "promotion_id":
-		return kPromotionID, true
-	case "creative":
-		return kCreative, true
-	case "name":
-		return kName, true
-	case "position":
-		return kPosition, true
-	case "product_id":
-		return kProductID, true
-	case "sku":
-		return kSKU, true
-	case "brand":
-		return kBrand, true
-	case "variant":
-		return kVariant, true
-	case "price":
-		return kPrice, true
-	case "quantity":
-		return kQuantity, true
-	case "coupon":
-		return kCoupon, true
-	case "url":
-		return kURL, true
-	case "image_url":
-		return kImageURL, true
-	case "currency":
-		return kCurrency, true
-	case "value":
-		return kValue, true
-	case "cart_id":
-		return kCartID, true
-	case "checkout_id":
-		return kCheckoutID, true
-	case "order_id":
-		return kOrderID, true
-	case "affiliation":
-		return kAffiliation, true
-	case "subtotal":
-		return kSubtotal, true
-	case "total":
-		return kTotal, true
-	case "revenue":
-		return kRevenue, true
-	case "shipping":
-		return kShipping, true
-	case "tax":
-		return kTax, true
-	case "discount":
-		return kDiscount, true
-	case "step":
-		return kStep, true
-	case "shipping_method":
-		return kShippingMethod, true
-	case "payment_method":
-		return kPaymentMethod, true
-	case "coupon_id":
-		return kCouponID, true
-	case "coupon_name":
-		return kCouponName, true
-	case "reason":
-		return kReason, true
-	case "wishlist_id":
-		return kWishlistID, true
-	case "wishlist_name":
-		return kWishlistName, true
-	case "share_via":
-		return kShareVia, true
-	case "share_message":
-		return kShareMessage, true
-	case "recipient":
-		return kRecipient, true
-	case "review_id":
-		return kReviewID, true
-	case "review_body":
-		return kReviewBody, true
-	case "rating":
-		return kRating, true
-	}
-	return 0, false
-}
-
-// keySet is a set of keys.
-type keySet uint64
-
-func keySetOf(ks ...key) keySet {
-	var s keySet
-	for _, k := range ks {
-		s |= 1 << k
-	}
-	return s
-}
-
-func (s keySet) has(k key) bool { return s&(1<<k) != 0 }
-
-// productKeys are the 12 product fields.
-const productKeys = keySet(1<<kProductID | 1<<kSKU | 1<<kCategory | 1<<kName | 1<<kBrand | 1<<kVariant |
-	1<<kPrice | 1<<kQuantity | 1<<kCoupon | 1<<kPosition | 1<<kURL | 1<<kImageURL)
-
-// sharedProductKeys are the product fields of Product Shared (no quantity, coupon, position).
-const sharedProductKeys = productKeys &^ (1<<kQuantity | 1<<kCoupon | 1<<kPosition)
-
-// orderCompletedKeys are the keys of Order Completed (and Order Refunded).
-const orderCompletedKeys = keySet(1<<kCheckoutID | 1<<kOrderID | 1<<kAffiliation | 1<<kSubtotal | 1<<kTotal |
-	1<<kRevenue | 1<<kShipping | 1<<kTax | 1<<kDiscount | 1<<kCoupon | 1<<kCurrency | 1<<kProducts)
-
-// keys returns the properties of e's spec table (top-level keys only).
-func (e event) keys() keySet {
-	switch e {
-	case evProductsSearched:
-		return keySetOf(kQuery)
-	case evProductListViewed:
-		return keySetOf(kListID, kCategory, kProducts)
-	case evProductListFiltered:
-		return keySetOf(kListID, kCategory, kFilters, kSorts, kProducts)
-	case evPromotionViewed, evPromotionClicked:
-		return keySetOf(kPromotionID, kCreative, kName, kPosition)
-	case evProductClicked:
-		return productKeys
-	case evProductViewed:
-		return productKeys | keySetOf(kCurrency, kValue)
-	case evProductAdded, evProductRemoved:
-		return productKeys | keySetOf(kCartID)
-	case evCartViewed:
-		return keySetOf(kCartID, kProducts)
-	case evCheckoutStarted:
-		return keySetOf(kOrderID, kAffiliation, kValue, kRevenue, kShipping, kTax, kDiscount, kCoupon, kCurrency, kProducts)
-	case evCheckoutStepViewed, evCheckoutStepCompleted:
-		return keySetOf(kCheckoutID, kStep, kShippingMethod, kPaymentMethod)
-	case evPaymentInfoEntered:
-		return keySetOf(kCheckoutID, kOrderID, kStep, kShippingMethod, kPaymentMethod)
-	case evOrderUpdated, evOrderCancelled:
-		return orderCompletedKeys &^ keySetOf(kCheckoutID, kSubtotal)
-	case evOrderCompleted, evOrderRefunded:
-		return orderCompletedKeys
-	case evCouponEntered:
-		return keySetOf(kOrderID, kCartID, kCouponID)
-	case evCouponApplied, evCouponRemoved:
-		return keySetOf(kOrderID, kCartID, kCouponID, kCouponName, kDiscount)
-	case evCouponDenied:
-		return keySetOf(kOrderID, kCartID, kCouponID, kCouponName, kReason)
-	case evProductAddedToWishlist, evProductRemovedFromWishlist:
-		return productKeys | keySetOf(kWishlistID, kWishlistName)
-	case evWishlistProductAddedToCart:
-		return productKeys | keySetOf(kWishlistID, kWishlistName, kCartID)
-	case evProductShared:
-		return sharedProductKeys | keySetOf(kShareVia, kShareMessage, kRecipient)
-	case evCartShared:
-		return keySetOf(kShareVia, kShareMessage, kRecipient, kCartID, kProducts)
-	case evProductReviewed:
-		return keySetOf(kProductID, kReviewID, kReviewBody, kRating)
-	}
-	return 0
-}
-
-// productElemKeys returns the keys of the elements of e's products array.
-func (e event) productElemKeys() keySet {
-	if e == evCartShared {
-		return keySetOf(kProductID)
-	}
-	return productKeys
-}
-
-// emits reports whether key is a property of e's spec table, or a v1 or
-// camelCase spelling of one (id, sky, orderId, productId, imageUrl, ...):
-// such a key cannot be set again as a custom property, since a strict
-// collector would refuse the message.
-func (e event) emits(k string) bool {
-	if kk, ok := keyOf(k); ok {
-		return e.keys().has(kk)
-	}
-	switch k {
-	case "id", "sky", "orderId", "productId":
-		return true
-	}
-	kk, ok := keyOf(snakeCase(k))
-	return ok && e.keys().has(kk)
-}
-
-// snakeCase converts a camelCase name to snake_case ("imageUrl" ->
-// "image_url"); other names come back unchanged.
-func snakeCase(s string) string {
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			if b == nil {
-				b = append(make([]byte, 0, len(s)+4), s[:i]...)
-			}
-			b = append(b, '_', c+('a'-'A'))
-			continue
-		}
-		if b != nil {
-			b = append(b, c)
-		}
-	}
-	if b == nil {
-		return s
-	}
-	return string(b)
-}
-
-// orderID is "" for every event but the once-per-order ones (orderProps).
-func (e event) orderID() string { return "" }
-
-// ---------------------------------------------------------------------------
-// Property sets: one type per shape, each implementing typedProperties.
-
-type searchProps struct {
-	event
-	s Search
-}
-
-func (p *searchProps) encodeProperties(w *jsonw.Writer) {
-	switch {
-	case p.s.QueryObject != nil:
-		w.Key("query")
-		w.Push("query")
-		w.Any(p.s.QueryObject)
-		w.Pop()
-	default:
-		writeStr(w, p.keys(), kQuery, p.s.Query)
-	}
-}
-
-func (p *searchProps) validate() error {
-	if p.s.Query != "" && p.s.QueryObject != nil {
-		return invalidField("query", "set Query or QueryObject, not both")
-	}
-	return nil
-}
-
-type listProps struct {
-	event
-	l ProductList
-}
-
-func (p *listProps) encodeProperties(w *jsonw.Writer) {
-	ks := p.keys()
-	writeStr(w, ks, kListID, p.l.ListID)
-	writeStr(w, ks, kCategory, p.l.Category)
-	if ks.has(kFilters) && p.l.Filters != nil {
-		w.Key("filters")
-		w.Push("filters")
-		w.ArrayStart()
-		for i := range p.l.Filters {
-			typeValue(w, i, p.l.Filters[i].Type, p.l.Filters[i].Value)
-		}
-		w.ArrayEnd()
-		w.Pop()
-	}
-	if ks.has(kSorts) && p.l.Sorts != nil {
-		w.Key("sorts")
-		w.Push("sorts")
-		w.ArrayStart()
-		for i := range p.l.Sorts {
-			typeValue(w, i, p.l.Sorts[i].Type, p.l.Sorts[i].Value)
-		}
-		w.ArrayEnd()
-		w.Pop()
-	}
-	writeProducts(w, p.l.Products, productKeys)
-}
-
-func (p *listProps) validate() error { return validateProducts(p.l.Products, productKeys) }
-
-// typeValue writes one {"type":...,"value":...} element of filters or sorts.
-func typeValue(w *jsonw.Writer, i int, typ, value string) {
-	w.Push(indexPath(i))
-	w.ObjectStart()
-	writeMember(w, "type", typ)
-	writeMember(w, "value", value)
-	w.ObjectEnd()
-	w.Pop()
-}
-
-type promotionProps struct {
-	event
-	p Promotion
-}
-
-func (p *promotionProps) encodeProperties(w *jsonw.Writer) {
-	ks := p.keys()
-	writeStr(w, ks, kPromotionID, p.p.PromotionID)
-	writeStr(w, ks, kCreative, p.p.Creative)
-	writeStr(w, ks, kName, p.p.Name)
-	writeStr(w, ks, kPosition, p.p.Position)
-}
-
-func (p *promotionProps) validate() error { return nil }
-
-// productProps is every single-product event: Product Clicked, Viewed,
-// Added, Removed, the wishlist events and Product Shared.
+// productProps is the input of the single-product events.
 type productProps struct {
-	event
 	p        Product
 	cartID   string
 	wishlist Wishlist
@@ -1078,334 +400,342 @@ type productProps struct {
 	nValue   int          // number of ProductValues given to ProductViewed
 }
 
-func (p *productProps) encodeProperties(w *jsonw.Writer) {
-	ks := p.keys()
-	writeStr(w, ks, kShareVia, p.share.Via)
-	writeStr(w, ks, kShareMessage, p.share.Message)
-	writeStr(w, ks, kRecipient, p.share.Recipient)
-	writeStr(w, ks, kWishlistID, p.wishlist.WishlistID)
-	writeStr(w, ks, kWishlistName, p.wishlist.WishlistName)
-	writeStr(w, ks, kCartID, p.cartID)
-	writeProduct(w, &p.p, ks)
-	if p.nValue > 0 {
-		writeCurrency(w, ks, p.value.Currency)
-		writeMoney(w, ks, kValue, p.value.Value, p.value.SendZero&ZeroValue != 0)
-	}
-}
-
-func (p *productProps) validate() error {
-	if p.nValue > 1 {
-		return invalidField("value", "more than one ProductValue")
-	}
-	if err := validateProduct(&p.p, p.keys()); err != nil {
-		return err
-	}
-	if p.nValue == 1 {
-		if err := checkCurrency("currency", p.value.Currency); err != nil {
-			return err
-		}
-		return checkMoney("value", p.value.Value)
-	}
-	return nil
-}
-
-// cartProps is Cart Viewed and Cart Shared.
+// cartProps is the input of Cart Viewed and Cart Shared.
 type cartProps struct {
-	event
 	c     Cart
 	share Share
 }
 
-func (p *cartProps) encodeProperties(w *jsonw.Writer) {
-	ks := p.keys()
-	writeStr(w, ks, kShareVia, p.share.Via)
-	writeStr(w, ks, kShareMessage, p.share.Message)
-	writeStr(w, ks, kRecipient, p.share.Recipient)
-	writeStr(w, ks, kCartID, p.c.CartID)
-	writeProducts(w, p.c.Products, p.productElemKeys())
+var productFields = []field[Product]{
+	str(ecomspec.ProductID, "Product.ProductID", func(p *Product) string { return p.ProductID }),
+	str(ecomspec.SKU, "Product.SKU", func(p *Product) string { return p.SKU }),
+	str(ecomspec.Category, "Product.Category", func(p *Product) string { return p.Category }),
+	str(ecomspec.Name, "Product.Name", func(p *Product) string { return p.Name }),
+	str(ecomspec.Brand, "Product.Brand", func(p *Product) string { return p.Brand }),
+	str(ecomspec.Variant, "Product.Variant", func(p *Product) string { return p.Variant }),
+	money(ecomspec.Price, "Product.Price", func(p *Product) float64 { return p.Price }, (*Product).identified),
+	count(ecomspec.Quantity, "Product.Quantity", func(p *Product) int { return p.Quantity }),
+	str(ecomspec.Coupon, "Product.Coupon", func(p *Product) string { return p.Coupon }),
+	count(ecomspec.Position, "Product.Position", func(p *Product) int { return p.Position }),
+	str(ecomspec.URL, "Product.URL", func(p *Product) string { return p.URL }),
+	str(ecomspec.ImageURL, "Product.ImageURL", func(p *Product) string { return p.ImageURL }),
 }
 
-func (p *cartProps) validate() error { return validateProducts(p.c.Products, p.productElemKeys()) }
-
-// orderProps is Checkout Started and the four order events.
-type orderProps struct {
-	event
-	o Order
+var shareFields = []field[Share]{
+	str(ecomspec.ShareVia, "Share.Via", func(s *Share) string { return s.Via }),
+	str(ecomspec.ShareMessage, "Share.Message", func(s *Share) string { return s.Message }),
+	str(ecomspec.Recipient, "Share.Recipient", func(s *Share) string { return s.Recipient }),
 }
 
-func (p *orderProps) encodeProperties(w *jsonw.Writer) {
-	ks, o := p.keys(), &p.o
-	writeStr(w, ks, kCheckoutID, o.CheckoutID)
-	writeStr(w, ks, kOrderID, o.OrderID)
-	writeStr(w, ks, kAffiliation, o.Affiliation)
-	writeMoney(w, ks, kSubtotal, o.Subtotal, o.SendZero&ZeroSubtotal != 0)
-	writeMoney(w, ks, kTotal, o.Total, o.SendZero&ZeroTotal != 0)
-	writeMoney(w, ks, kValue, o.Value, o.SendZero&ZeroValue != 0)
-	writeMoney(w, ks, kRevenue, o.Revenue, o.SendZero&ZeroRevenue != 0)
-	writeMoney(w, ks, kShipping, o.Shipping, o.SendZero&ZeroShipping != 0)
-	writeMoney(w, ks, kTax, o.Tax, o.SendZero&ZeroTax != 0)
-	writeMoney(w, ks, kDiscount, o.Discount, o.SendZero&ZeroDiscount != 0)
-	writeStr(w, ks, kCoupon, o.Coupon)
-	writeCurrency(w, ks, o.Currency)
-	writeProducts(w, o.Products, productKeys)
+var productShape = &shape[productProps]{
+	check: func(p *productProps) error {
+		if p.nValue > 1 {
+			return invalidField("value", "more than one ProductValue")
+		}
+		return nil
+	},
+	fields: slices.Concat(
+		lift(shareFields, func(p *productProps) *Share { return &p.share }),
+		[]field[productProps]{
+			str(ecomspec.WishlistID, "Wishlist.WishlistID", func(p *productProps) string { return p.wishlist.WishlistID }),
+			str(ecomspec.WishlistName, "Wishlist.WishlistName", func(p *productProps) string { return p.wishlist.WishlistName }),
+			str(ecomspec.CartID, "cartID", func(p *productProps) string { return p.cartID }),
+		},
+		lift(productFields, func(p *productProps) *Product { return &p.p }),
+		[]field[productProps]{
+			str(ecomspec.Currency, "ProductValue.Currency", func(p *productProps) string { return p.value.Currency }),
+			money(ecomspec.Value, "ProductValue.Value", func(p *productProps) float64 { return p.value.Value },
+				func(p *productProps) bool { return p.value.SendZero&ZeroValue != 0 }),
+		}),
 }
 
-func (p *orderProps) validate() error {
-	ks, o := p.keys(), &p.o
-	for _, m := range [...]struct {
-		k key
-		v float64
-	}{
-		{kSubtotal, o.Subtotal}, {kTotal, o.Total}, {kValue, o.Value}, {kRevenue, o.Revenue},
-		{kShipping, o.Shipping}, {kTax, o.Tax}, {kDiscount, o.Discount},
-	} {
-		if ks.has(m.k) {
-			if err := checkMoney(m.k.String(), m.v); err != nil {
-				return err
+var cartShape = &shape[cartProps]{fields: append(lift(shareFields, func(p *cartProps) *Share { return &p.share }),
+	str(ecomspec.CartID, "Cart.CartID", func(p *cartProps) string { return p.c.CartID }),
+	products("Cart.Products", func(p *cartProps) []Product { return p.c.Products }))}
+
+var orderShape = &shape[Order]{fields: []field[Order]{
+	str(ecomspec.CheckoutID, "Order.CheckoutID", func(o *Order) string { return o.CheckoutID }),
+	str(ecomspec.OrderID, "Order.OrderID", func(o *Order) string { return o.OrderID }),
+	str(ecomspec.Affiliation, "Order.Affiliation", func(o *Order) string { return o.Affiliation }),
+	money(ecomspec.Subtotal, "Order.Subtotal", func(o *Order) float64 { return o.Subtotal }, orderZero(ZeroSubtotal)),
+	money(ecomspec.Total, "Order.Total", func(o *Order) float64 { return o.Total }, orderZero(ZeroTotal)),
+	money(ecomspec.Value, "Order.Value", func(o *Order) float64 { return o.Value }, orderZero(ZeroValue)),
+	money(ecomspec.Revenue, "Order.Revenue", func(o *Order) float64 { return o.Revenue }, orderZero(ZeroRevenue)),
+	money(ecomspec.Shipping, "Order.Shipping", func(o *Order) float64 { return o.Shipping }, orderZero(ZeroShipping)),
+	money(ecomspec.Tax, "Order.Tax", func(o *Order) float64 { return o.Tax }, orderZero(ZeroTax)),
+	money(ecomspec.Discount, "Order.Discount", func(o *Order) float64 { return o.Discount }, orderZero(ZeroDiscount)),
+	str(ecomspec.Coupon, "Order.Coupon", func(o *Order) string { return o.Coupon }),
+	str(ecomspec.Currency, "Order.Currency", func(o *Order) string { return o.Currency }),
+	products("Order.Products", func(o *Order) []Product { return o.Products }),
+}}
+
+func orderZero(z ZeroFields) func(*Order) bool {
+	return func(o *Order) bool { return o.SendZero&z != 0 }
+}
+
+var stepShape = &shape[CheckoutStep]{fields: []field[CheckoutStep]{
+	str(ecomspec.CheckoutID, "CheckoutStep.CheckoutID", func(s *CheckoutStep) string { return s.CheckoutID }),
+	str(ecomspec.OrderID, "CheckoutStep.OrderID", func(s *CheckoutStep) string { return s.OrderID }),
+	count(ecomspec.Step, "CheckoutStep.Step", func(s *CheckoutStep) int { return s.Step }),
+	str(ecomspec.ShippingMethod, "CheckoutStep.ShippingMethod", func(s *CheckoutStep) string { return s.ShippingMethod }),
+	str(ecomspec.PaymentMethod, "CheckoutStep.PaymentMethod", func(s *CheckoutStep) string { return s.PaymentMethod }),
+}}
+
+var couponShape = &shape[Coupon]{fields: []field[Coupon]{
+	str(ecomspec.OrderID, "Coupon.OrderID", func(c *Coupon) string { return c.OrderID }),
+	str(ecomspec.CartID, "Coupon.CartID", func(c *Coupon) string { return c.CartID }),
+	str(ecomspec.CouponID, "Coupon.CouponID", func(c *Coupon) string { return c.CouponID }),
+	str(ecomspec.CouponName, "Coupon.CouponName", func(c *Coupon) string { return c.CouponName }),
+	money(ecomspec.Discount, "Coupon.Discount", func(c *Coupon) float64 { return c.Discount },
+		func(c *Coupon) bool { return c.SendZero&ZeroDiscount != 0 }),
+	str(ecomspec.Reason, "Coupon.Reason", func(c *Coupon) string { return c.Reason }),
+}}
+
+var listShape = &shape[ProductList]{fields: []field[ProductList]{
+	str(ecomspec.ListID, "ProductList.ListID", func(l *ProductList) string { return l.ListID }),
+	str(ecomspec.Category, "ProductList.Category", func(l *ProductList) string { return l.Category }),
+	typeValues(ecomspec.Filters, "ProductList.Filters", func(l *ProductList) []Filter { return l.Filters },
+		func(f *Filter) (string, string) { return f.Type, f.Value }),
+	typeValues(ecomspec.Sorts, "ProductList.Sorts", func(l *ProductList) []Sort { return l.Sorts },
+		func(s *Sort) (string, string) { return s.Type, s.Value }),
+	products("ProductList.Products", func(l *ProductList) []Product { return l.Products }),
+}}
+
+var promotionShape = &shape[Promotion]{fields: []field[Promotion]{
+	str(ecomspec.PromotionID, "Promotion.PromotionID", func(p *Promotion) string { return p.PromotionID }),
+	str(ecomspec.Creative, "Promotion.Creative", func(p *Promotion) string { return p.Creative }),
+	str(ecomspec.Name, "Promotion.Name", func(p *Promotion) string { return p.Name }),
+	str(ecomspec.PromotionPosition, "Promotion.Position", func(p *Promotion) string { return p.Position }),
+}}
+
+var reviewShape = &shape[Review]{fields: []field[Review]{
+	str(ecomspec.ProductID, "Review.ProductID", func(r *Review) string { return r.ProductID }),
+	str(ecomspec.ReviewID, "Review.ReviewID", func(r *Review) string { return r.ReviewID }),
+	str(ecomspec.ReviewBody, "Review.ReviewBody", func(r *Review) string { return r.ReviewBody }),
+	str(ecomspec.Rating, "Review.Rating", func(r *Review) string { return r.Rating }),
+}}
+
+var searchShape = &shape[Search]{
+	check: func(s *Search) error {
+		if s.Query != "" && s.QueryObject != nil {
+			return invalidField("query", "set Query or QueryObject, not both")
+		}
+		return nil
+	},
+	fields: []field[Search]{{key: ecomspec.Query, doc: "Search.Query|Search.QueryObject",
+		enc: func(w *jsonw.Writer, s *Search, _ ecomspec.Event) {
+			if s.QueryObject == nil {
+				optString(w, ecomspec.Query.Quoted(), s.Query)
+				return
 			}
+			w.Field("query")
+			w.Any(s.QueryObject)
+		}}},
+}
+
+// ---------------------------------------------------------------------------
+// The machinery: a shape is a list of fields; props is one event's value.
+
+// field is one property of a shape: its key, the Go field that fills it
+// (for docs/ecommerce.md) and how its value is read. Exactly one of str,
+// num, cnt and enc is set. Values are checked as they are written: an
+// invalid one fails the writer, whose path names it
+// ("properties.products[1].price").
+type field[T any] struct {
+	key  ecomspec.Key
+	doc  string
+	str  func(*T) string  // a string, sent when not empty (currency: upper-cased)
+	num  func(*T) float64 // money, sent when not 0 or when zero reports true
+	zero func(*T) bool
+	cnt  func(*T) int                            // a count, sent when above 0
+	enc  func(*jsonw.Writer, *T, ecomspec.Event) // any other value
+}
+
+func str[T any](k ecomspec.Key, doc string, get func(*T) string) field[T] {
+	return field[T]{key: k, doc: doc, str: get}
+}
+
+func money[T any](k ecomspec.Key, doc string, get func(*T) float64, zero func(*T) bool) field[T] {
+	return field[T]{key: k, doc: doc, num: get, zero: zero}
+}
+
+func count[T any](k ecomspec.Key, doc string, get func(*T) int) field[T] {
+	return field[T]{key: k, doc: doc, cnt: get}
+}
+
+// lift makes the fields of a U, reached through get, fields of a T.
+func lift[T, U any](fs []field[U], get func(*T) *U) []field[T] {
+	out := make([]field[T], len(fs))
+	for i, f := range fs {
+		out[i] = field[T]{key: f.key, doc: f.doc}
+		switch {
+		case f.str != nil:
+			out[i].str = func(t *T) string { return f.str(get(t)) }
+		case f.num != nil:
+			out[i].num = func(t *T) float64 { return f.num(get(t)) }
+			out[i].zero = func(t *T) bool { return f.zero(get(t)) }
+		case f.cnt != nil:
+			out[i].cnt = func(t *T) int { return f.cnt(get(t)) }
 		}
 	}
-	if err := checkCurrency("currency", o.Currency); err != nil {
-		return err
-	}
-	return validateProducts(o.Products, productKeys)
+	return out
 }
 
-func (p *orderProps) orderID() string {
-	switch p.event {
-	case evOrderCompleted, evOrderRefunded, evOrderCancelled:
-		return p.o.OrderID
+// products is a "products" array; its elements carry the event's product keys.
+func products[T any](doc string, get func(*T) []Product) field[T] {
+	return field[T]{key: ecomspec.ProductsKey, doc: doc,
+		enc: func(w *jsonw.Writer, t *T, ev ecomspec.Event) {
+			ps := get(t)
+			if ps == nil {
+				return
+			}
+			w.Field("products")
+			w.ArrayStart()
+			for i := range ps {
+				w.ObjectStart()
+				writeFields(w, productFields, ev.ProductKeys(), ev, &ps[i])
+				w.ObjectEnd()
+			}
+			w.ArrayEnd()
+		}}
+}
+
+// typeValues is an array of {"type", "value"} objects (filters, sorts).
+func typeValues[T, E any](k ecomspec.Key, doc string, get func(*T) []E, tv func(*E) (string, string)) field[T] {
+	return field[T]{key: k, doc: doc, enc: func(w *jsonw.Writer, t *T, _ ecomspec.Event) {
+		es := get(t)
+		if es == nil {
+			return
+		}
+		w.Field(k.Name())
+		w.ArrayStart()
+		for i := range es {
+			typ, value := tv(&es[i])
+			w.ObjectStart()
+			optString(w, `"type":`, typ)
+			optString(w, `"value":`, value)
+			w.ObjectEnd()
+		}
+		w.ArrayEnd()
+	}}
+}
+
+// shape is the fields of one input type, and a rule across them (nil: none).
+type shape[T any] struct {
+	fields []field[T]
+	check  func(*T) error
+}
+
+// props is one event's typed properties: it implements typedProperties.
+type props[T any] struct {
+	ev ecomspec.Event
+	s  *shape[T]
+	v  T
+}
+
+func ecomTrack[T any](ev ecomspec.Event, s *shape[T], v T) Track {
+	return Track{Event: ev.Name(), typed: &props[T]{ev: ev, s: s, v: v}}
+}
+
+func (p *props[T]) encodeProperties(w *jsonw.Writer) {
+	writeFields(w, p.s.fields, p.ev.Keys(), p.ev, &p.v)
+}
+
+// validate checks the rules across fields; each value is checked as it is
+// written (writeFields).
+func (p *props[T]) validate() error {
+	if p.s.check != nil {
+		return p.s.check(&p.v)
+	}
+	return nil
+}
+
+// emits reports whether k is a property of the event's spec table, or a v1
+// or camelCase spelling of one (id, sky, orderId, imageUrl, ...): such a key
+// cannot be set again as a custom property, since a strict collector would
+// refuse the message.
+func (p *props[T]) emits(k string) bool {
+	if _, v1 := ecomspec.V1Name(k); v1 {
+		return true
+	}
+	_, ok := p.ev.Keys().Named(k)
+	if sk := ecomspec.SnakeCase(k); !ok && sk != "" {
+		_, ok = p.ev.Keys().Named(sk)
+	}
+	return ok
+}
+
+// orderID returns the order_id of a once-per-order event, "" for the others.
+func (p *props[T]) orderID() string {
+	for _, f := range p.s.fields {
+		if f.key == ecomspec.OrderID && p.ev.OncePerOrder() {
+			return f.str(&p.v)
+		}
 	}
 	return ""
 }
 
-// stepProps is Checkout Step Viewed, Checkout Step Completed and Payment Info Entered.
-type stepProps struct {
-	event
-	s CheckoutStep
-}
-
-func (p *stepProps) encodeProperties(w *jsonw.Writer) {
-	ks := p.keys()
-	writeStr(w, ks, kCheckoutID, p.s.CheckoutID)
-	writeStr(w, ks, kOrderID, p.s.OrderID)
-	writeCount(w, ks, kStep, p.s.Step)
-	writeStr(w, ks, kShippingMethod, p.s.ShippingMethod)
-	writeStr(w, ks, kPaymentMethod, p.s.PaymentMethod)
-}
-
-func (p *stepProps) validate() error {
-	if p.s.Step < 0 {
-		return invalidField("step", "step "+strconv.Itoa(p.s.Step)+" is below 1")
-	}
-	return nil
-}
-
-// couponProps is the four coupon events.
-type couponProps struct {
-	event
-	c Coupon
-}
-
-func (p *couponProps) encodeProperties(w *jsonw.Writer) {
-	ks := p.keys()
-	writeStr(w, ks, kOrderID, p.c.OrderID)
-	writeStr(w, ks, kCartID, p.c.CartID)
-	writeStr(w, ks, kCouponID, p.c.CouponID)
-	writeStr(w, ks, kCouponName, p.c.CouponName)
-	writeMoney(w, ks, kDiscount, p.c.Discount, p.c.SendZero&ZeroDiscount != 0)
-	writeStr(w, ks, kReason, p.c.Reason)
-}
-
-func (p *couponProps) validate() error {
-	if p.keys().has(kDiscount) {
-		return checkMoney("discount", p.c.Discount)
-	}
-	return nil
-}
-
-type reviewProps struct {
-	event
-	r Review
-}
-
-func (p *reviewProps) encodeProperties(w *jsonw.Writer) {
-	ks := p.keys()
-	writeStr(w, ks, kProductID, p.r.ProductID)
-	writeStr(w, ks, kReviewID, p.r.ReviewID)
-	writeStr(w, ks, kReviewBody, p.r.ReviewBody)
-	writeStr(w, ks, kRating, p.r.Rating)
-}
-
-func (p *reviewProps) validate() error { return nil }
-
-// ---------------------------------------------------------------------------
-// Encoding helpers. They write members into the open object; the path pushed
-// around strings names the value if the writer refuses it (invalid UTF-8).
-
-// writeMember writes "name":"v" unless v is empty.
-func writeMember(w *jsonw.Writer, name, v string) {
-	if v == "" {
-		return
-	}
-	w.Field(name)
-	w.String(v)
-}
-
-// writeStr writes k:v when k is in ks and v is not empty.
-func writeStr(w *jsonw.Writer, ks keySet, k key, v string) {
-	if v != "" && ks.has(k) {
-		w.StringMember(k.quoted(), v)
+// writeFields writes v's fields that are in ks, in the shape's order. An
+// invalid value (NaN, ±Inf, negative, a malformed currency) fails w.
+func writeFields[T any](w *jsonw.Writer, fs []field[T], ks ecomspec.Set, ev ecomspec.Event, v *T) {
+	for i := range fs {
+		f := &fs[i]
+		if !ks.Has(f.key) {
+			continue
+		}
+		switch {
+		case f.str != nil && f.key == ecomspec.Currency:
+			writeCurrency(w, f.str(v))
+		case f.str != nil:
+			optString(w, f.key.Quoted(), f.str(v))
+		case f.num != nil:
+			switch n := f.num(v); {
+			case math.IsNaN(n) || math.IsInf(n, 0):
+				fail(w, f.key, "number is "+strconv.FormatFloat(n, 'g', -1, 64))
+			case n < 0:
+				fail(w, f.key, "negative "+f.key.Name()+" "+strconv.FormatFloat(n, 'g', -1, 64))
+			case n != 0 || f.zero(v):
+				w.FloatMember(f.key.Quoted(), n+0) // -0 is sent as 0
+			}
+		case f.cnt != nil:
+			switch n := f.cnt(v); {
+			case n > 0:
+				w.IntMember(f.key.Quoted(), int64(n))
+			case n < 0:
+				fail(w, f.key, "negative "+f.key.Name()+" "+strconv.Itoa(n))
+			}
+		default:
+			f.enc(w, v, ev)
+		}
 	}
 }
 
-// writeMoney writes k:v when k is in ks and v is not 0 or zero is true.
-func writeMoney(w *jsonw.Writer, ks keySet, k key, v float64, zero bool) {
-	if !ks.has(k) || (v == 0 && !zero) {
-		return
-	}
-	if v == 0 {
-		v = 0 // -0 is sent as 0
-	}
-	w.FloatMember(k.quoted(), v)
+// fail records that k's value is invalid, for the reason given.
+func fail(w *jsonw.Writer, k ecomspec.Key, reason string) {
+	w.Field(k.Name())
+	w.Fail(fmt.Errorf("%w: %s", ErrInvalidValue, reason))
 }
 
-// writeCount writes k:n when k is in ks and n is above 0.
-func writeCount(w *jsonw.Writer, ks keySet, k key, n int) {
-	if n > 0 && ks.has(k) {
-		w.IntMember(k.quoted(), int64(n))
-	}
-}
-
-// writeCurrency writes "currency" upper-cased when it is in ks and c is not empty.
-func writeCurrency(w *jsonw.Writer, ks keySet, c string) {
-	if !ks.has(kCurrency) || c == "" {
-		return
-	}
-	w.Field("currency")
-	if len(c) != 3 || !isASCIILetter(c[0]) || !isASCIILetter(c[1]) || !isASCIILetter(c[2]) {
-		w.String(c) // validate refuses it first; written as is for completeness
-		return
-	}
-	q := [5]byte{'"', asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2]), '"'}
-	w.Raw(q[:])
-}
-
-// writeProduct writes p's fields that are in ks.
-func writeProduct(w *jsonw.Writer, p *Product, ks keySet) {
-	writeStr(w, ks, kProductID, p.ProductID)
-	writeStr(w, ks, kSKU, p.SKU)
-	writeStr(w, ks, kCategory, p.Category)
-	writeStr(w, ks, kName, p.Name)
-	writeStr(w, ks, kBrand, p.Brand)
-	writeStr(w, ks, kVariant, p.Variant)
-	writeMoney(w, ks, kPrice, p.Price, p.identified())
-	writeCount(w, ks, kQuantity, p.Quantity)
-	writeStr(w, ks, kCoupon, p.Coupon)
-	writeCount(w, ks, kPosition, p.Position)
-	writeStr(w, ks, kURL, p.URL)
-	writeStr(w, ks, kImageURL, p.ImageURL)
-}
-
-// writeProducts writes "products":[...] unless ps is nil; each element has the fields in elem.
-func writeProducts(w *jsonw.Writer, ps []Product, elem keySet) {
-	if ps == nil {
-		return
-	}
-	w.Key("products")
-	w.Push("products")
-	w.ArrayStart()
-	for i := range ps {
-		w.Push(indexPath(i))
-		w.ObjectStart()
-		writeProduct(w, &ps[i], elem)
-		w.ObjectEnd()
-		w.Pop()
-	}
-	w.ArrayEnd()
-	w.Pop()
-}
-
-// Index path elements "[0]" ... "[99]", sliced from constants so that
-// encoding does not allocate for them.
-const (
-	index1 = "[0][1][2][3][4][5][6][7][8][9]"
-	index2 = "[10][11][12][13][14][15][16][17][18][19][20][21][22][23][24][25][26][27][28][29]" +
-		"[30][31][32][33][34][35][36][37][38][39][40][41][42][43][44][45][46][47][48][49]" +
-		"[50][51][52][53][54][55][56][57][58][59][60][61][62][63][64][65][66][67][68][69]" +
-		"[70][71][72][73][74][75][76][77][78][79][80][81][82][83][84][85][86][87][88][89]" +
-		"[90][91][92][93][94][95][96][97][98][99]"
-)
-
-// indexPath returns "[i]".
-func indexPath(i int) string {
+// writeCurrency writes "currency" upper-cased unless c is empty; a code
+// that is not three ASCII letters fails w.
+func writeCurrency(w *jsonw.Writer, c string) {
 	switch {
-	case i < 10:
-		return index1[3*i : 3*i+3]
-	case i < 100:
-		return index2[4*(i-10) : 4*(i-10)+4]
+	case c == "":
+	case !isCurrency(c):
+		fail(w, ecomspec.Currency, "currency "+strconv.Quote(c)+" is not a 3-letter ISO 4217 code")
+	default:
+		q := [5]byte{'"', asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2]), '"'}
+		w.Field("currency")
+		w.Raw(q[:])
 	}
-	return "[" + strconv.Itoa(i) + "]"
 }
-
-// ---------------------------------------------------------------------------
-// Validation helpers. They return a *fieldError naming the field relative to
-// properties and wrapping ErrInvalidValue.
 
 func invalidField(field, reason string) error {
 	return &fieldError{Field: field, Err: fmt.Errorf("%w: %s", ErrInvalidValue, reason)}
 }
 
-// checkMoney refuses NaN, ±Inf and negative amounts.
-func checkMoney(field string, v float64) error {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		return invalidField(field, "number is "+strconv.FormatFloat(v, 'g', -1, 64))
-	case v < 0:
-		return invalidField(field, "negative "+field+" "+strconv.FormatFloat(v, 'g', -1, 64))
-	}
-	return nil
-}
-
-// checkCurrency refuses a non-empty code that is not three ASCII letters.
-func checkCurrency(field, c string) error {
-	if c == "" {
-		return nil
-	}
-	if len(c) != 3 || !isASCIILetter(c[0]) || !isASCIILetter(c[1]) || !isASCIILetter(c[2]) {
-		return invalidField(field, "currency "+strconv.Quote(c)+" is not a 3-letter ISO 4217 code")
-	}
-	return nil
-}
-
-// validateProduct checks p's fields that are in ks.
-func validateProduct(p *Product, ks keySet) error {
-	if ks.has(kPrice) {
-		if err := checkMoney("price", p.Price); err != nil {
-			return err
-		}
-	}
-	if ks.has(kQuantity) && p.Quantity < 0 {
-		return invalidField("quantity", "negative quantity "+strconv.Itoa(p.Quantity))
-	}
-	if ks.has(kPosition) && p.Position < 0 {
-		return invalidField("position", "negative position "+strconv.Itoa(p.Position))
-	}
-	return nil
-}
-
-// validateProducts checks every product, naming the failing one "products[i].field".
-func validateProducts(ps []Product, elem keySet) error {
-	for i := range ps {
-		if err := validateProduct(&ps[i], elem); err != nil {
-			var fe *fieldError
-			if !errors.As(err, &fe) {
-				return err
-			}
-			return &fieldError{Field: "products" + indexPath(i) + "." + fe.Field, Err: fe.Err}
-		}
-	}
-	return nil
+func isCurrency(c string) bool {
+	return len(c) == 3 && isASCIILetter(c[0]) && isASCIILetter(c[1]) && isASCIILetter(c[2])
 }
 
 func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
@@ -1415,4 +745,26 @@ func asciiUpper(c byte) byte {
 		return c - 'a' + 'A'
 	}
 	return c
+}
+
+// fieldDoc is a field of a shape as docs/ecommerce.md shows it.
+type fieldDoc struct {
+	key ecomspec.Key
+	doc string        // the Go field
+	typ ecomspec.Type // the JSON type the field's Go type writes
+}
+
+// fieldDocs lists the fields of the event's shape, in wire order.
+func (p *props[T]) fieldDocs() (ev ecomspec.Event, fs []fieldDoc) {
+	for _, f := range p.s.fields {
+		d := fieldDoc{key: f.key, doc: f.doc, typ: f.key.Type()}
+		switch {
+		case f.str != nil:
+			d.typ = ecomspec.String
+		case f.num != nil || f.cnt != nil:
+			d.typ = ecomspec.Number
+		}
+		fs = append(fs, d)
+	}
+	return p.ev, fs
 }

@@ -1,28 +1,19 @@
 package analytics
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tracklane/analytics/internal/ecomspec"
 	"github.com/tracklane/analytics/internal/jsonw"
 )
-
-var ecomTime = time.Date(2015, 12, 10, 4, 8, 31, 905e6, time.UTC)
-
-func ecomStamp() *stamp {
-	return &stamp{newID: func() string { return "id-1" }, now: func() time.Time { return ecomTime }}
-}
 
 // encodeEcom encodes tr (with a user id when it has none) and returns the wire bytes.
 func encodeEcom(t testing.TB, tr Track) []byte {
@@ -30,10 +21,8 @@ func encodeEcom(t testing.TB, tr Track) []byte {
 	if tr.UserID == "" && tr.AnonymousID == "" {
 		tr.UserID = "019mr8mf4r"
 	}
-	data, _, err := encodeMessage(tr, ecomStamp())
-	if err != nil {
-		t.Fatalf("encode %q: %v", tr.Event, err)
-	}
+	data, _, err := encodeMessage(tr, testStamp())
+	require.NoError(t, err, "encode %q", tr.Event)
 	return data
 }
 
@@ -41,13 +30,9 @@ func encodeEcom(t testing.TB, tr Track) []byte {
 func propsOf(t testing.TB, tr Track) (msg, props map[string]any) {
 	t.Helper()
 	data := encodeEcom(t, tr)
-	if err := json.Unmarshal(data, &msg); err != nil {
-		t.Fatalf("encoded message is not JSON: %v\n%s", err, data)
-	}
+	require.NoError(t, json.Unmarshal(data, &msg), "encoded message is not JSON: %s", data)
 	props, ok := msg["properties"].(map[string]any)
-	if !ok {
-		t.Fatalf("no properties object in %s", data)
-	}
+	require.True(t, ok, "no properties object in %s", data)
 	return msg, props
 }
 
@@ -78,9 +63,9 @@ var (
 	exShare    = Share{Via: "email", Message: "Hey, check out this item", Recipient: "friend@example.com"}
 )
 
-// goldenCases feeds each constructor the example of SPEC.md / segment-docs
-// spec/ecommerce/v2.md; testdata/ecommerce/<file>.json is what the spec's
-// example sends (with the spec's corrections: upper-case currency, coupon_id
+// goldenCases feeds each constructor the example of its event on
+// https://segment.com/docs/connections/spec/ecommerce/v2/;
+// testdata/ecommerce/<file>.json is what the spec's example sends (with the spec's corrections: upper-case currency, coupon_id
 // in Coupon Denied, Order Completed money as of 2024-04).
 func goldenCases() []struct {
 	file, event string
@@ -155,52 +140,29 @@ func goldenCases() []struct {
 }
 
 func TestEcommerceGolden(t *testing.T) {
-	cases := goldenCases()
-	if len(cases) != numEvents {
-		t.Fatalf("%d golden cases, want one per event (%d)", len(cases), numEvents)
-	}
 	seen := map[string]bool{}
-	for _, tc := range cases {
+	for _, tc := range goldenCases() {
 		t.Run(tc.file, func(t *testing.T) {
-			if tc.track.Event != tc.event {
-				t.Errorf("Event = %q, want %q", tc.track.Event, tc.event)
-			}
+			assert.Equal(t, tc.event, tc.track.Event)
 			seen[tc.track.Event] = true
 
 			raw, err := os.ReadFile(filepath.Join("testdata", "ecommerce", tc.file+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			var want map[string]any
-			if err := json.Unmarshal(raw, &want); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, json.Unmarshal(raw, &want))
 			msg, got := propsOf(t, tc.track)
-			if msg["event"] != tc.event || msg["type"] != "track" {
-				t.Errorf("type/event = %v/%v", msg["type"], msg["event"])
-			}
-			gotKeys, wantKeys := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want))
-			if !slices.Equal(gotKeys, wantKeys) {
-				t.Errorf("keys\n got %v\nwant %v", gotKeys, wantKeys)
-			}
-			for _, k := range wantKeys {
-				// DeepEqual on decoded JSON compares types too: a string
-				// "19" or a number position 3 vs "3" fails here.
-				if !reflect.DeepEqual(got[k], want[k]) {
-					t.Errorf("%s = %#v (%T), want %#v (%T)", k, got[k], got[k], want[k], want[k])
-				}
-			}
+			assert.Equal(t, "track", msg["type"])
+			assert.Equal(t, tc.event, msg["event"])
+			// Equal on decoded JSON compares types too: a string "19" or a
+			// number position 3 vs "3" fails here.
+			assert.Equal(t, want, got)
 			// Every sent key is one of the event's spec table.
-			for _, k := range gotKeys {
-				if !tc.track.typed.emits(k) {
-					t.Errorf("sent %q, which is not in the %s table", k, tc.event)
-				}
+			for k := range got {
+				assert.True(t, tc.track.typed.emits(k), "sent %q, which is not in the %s table", k, tc.event)
 			}
 		})
 	}
-	if len(seen) != numEvents {
-		t.Errorf("%d distinct events, want %d", len(seen), numEvents)
-	}
+	assert.Len(t, seen, len(ecomspec.Events()), "one golden case per event")
 }
 
 // fullProduct sets every one of the 12 product fields.
@@ -208,8 +170,9 @@ var fullProduct = Product{ProductID: "p1", SKU: "s1", Category: "c", Name: "n", 
 	Price: 1.5, Quantity: 2, Coupon: "cp", Position: 1, URL: "u", ImageURL: "i"}
 
 // TestEcommerceTables fills every field of every input and checks that each
-// event sends exactly the keys of its SPEC.md table, written out here again
-// so that a slip in the package's own table is caught.
+// of the spec's 28 events sends exactly the keys of its table on the Segment
+// page, written out here again (independently of internal/ecomspec) so that
+// a slip in the table is caught.
 func TestEcommerceTables(t *testing.T) {
 	product := []string{"product_id", "sku", "category", "name", "brand", "variant", "price", "quantity",
 		"coupon", "position", "url", "image_url"}
@@ -263,31 +226,16 @@ func TestEcommerceTables(t *testing.T) {
 		{ProductReviewed(Review{ProductID: "p", ReviewID: "r", ReviewBody: "b", Rating: "4"}),
 			[]string{"product_id", "review_id", "review_body", "rating"}},
 	}
-	if len(cases) != numEvents {
-		t.Fatalf("%d cases, want %d", len(cases), numEvents)
-	}
 	for _, tc := range cases {
 		t.Run(tc.track.Event, func(t *testing.T) {
 			_, props := propsOf(t, tc.track)
-			got, want := slices.Sorted(maps.Keys(props)), slices.Sorted(slices.Values(tc.keys))
-			if !slices.Equal(got, want) {
-				t.Errorf("keys\n got %v\nwant %v", got, want)
-			}
+			assert.ElementsMatch(t, tc.keys, slices.Collect(maps.Keys(props)))
 			// emits is exactly the table, and nothing else.
-			for _, k := range want {
-				if !tc.track.typed.emits(k) {
-					t.Errorf("emits(%q) = false", k)
-				}
+			for i := range ecomspec.NumKeys {
+				k := i.Name()
+				assert.Equal(t, slices.Contains(tc.keys, k), tc.track.typed.emits(k), "emits(%q)", k)
 			}
-			for i := range numKeys {
-				k := key(i).String()
-				if !slices.Contains(want, k) && tc.track.typed.emits(k) {
-					t.Errorf("emits(%q) = true, not in the table", k)
-				}
-			}
-			if tc.track.typed.emits("color") {
-				t.Error(`emits("color") = true`)
-			}
+			assert.False(t, tc.track.typed.emits("color"))
 		})
 	}
 }
@@ -295,34 +243,20 @@ func TestEcommerceTables(t *testing.T) {
 // TestEcommerceJSONTypes checks the types the spec singles out.
 func TestEcommerceJSONTypes(t *testing.T) {
 	_, p := propsOf(t, PromotionViewed(Promotion{Position: "home_banner_top"}))
-	if _, ok := p["position"].(string); !ok {
-		t.Errorf("promotion position = %#v, want a string", p["position"])
-	}
+	assert.Equal(t, "home_banner_top", p["position"], "promotion position is a string")
 	_, p = propsOf(t, ProductClicked(Product{ProductID: "x", Position: 3}))
-	if p["position"] != 3.0 {
-		t.Errorf("product position = %#v, want the number 3", p["position"])
-	}
+	assert.Equal(t, 3.0, p["position"], "product position is a number")
 	_, p = propsOf(t, ProductReviewed(Review{Rating: "5"}))
-	if p["rating"] != "5" {
-		t.Errorf("rating = %#v, want the string \"5\"", p["rating"])
-	}
+	assert.Equal(t, "5", p["rating"], "rating is a string")
 	_, p = propsOf(t, CheckoutStepViewed(CheckoutStep{Step: 2}))
-	if p["step"] != 2.0 {
-		t.Errorf("step = %#v, want the number 2", p["step"])
-	}
+	assert.Equal(t, 2.0, p["step"], "step is a number")
 	_, p = propsOf(t, ProductsSearched(Search{QueryObject: Properties{"text": "roses", "color": "blue", "max": 20}}))
-	if want := map[string]any{"text": "roses", "color": "blue", "max": 20.0}; !reflect.DeepEqual(p["query"], want) {
-		t.Errorf("object query = %#v, want %#v", p["query"], want)
-	}
+	assert.Equal(t, map[string]any{"text": "roses", "color": "blue", "max": 20.0}, p["query"])
 	_, p = propsOf(t, ProductsSearched(Search{}))
-	if len(p) != 0 {
-		t.Errorf("empty search sent %v", p)
-	}
+	assert.Empty(t, p, "empty search")
 	// Currency is normalised to upper case.
 	_, p = propsOf(t, OrderCompleted(Order{Currency: "eUr"}))
-	if p["currency"] != "EUR" {
-		t.Errorf("currency = %v, want EUR", p["currency"])
-	}
+	assert.Equal(t, "EUR", p["currency"])
 }
 
 func TestEcommerceZeros(t *testing.T) {
@@ -382,9 +316,7 @@ func TestEcommerceZeros(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, got := propsOf(t, tc.track)
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("properties\n got %#v\nwant %#v", got, tc.want)
-			}
+			assert.Equal(t, tc.want, got)
 		})
 	}
 }
@@ -393,15 +325,10 @@ func TestEcommerceNegativeZero(t *testing.T) {
 	negZero := math.Copysign(0, -1)
 	data := encodeEcom(t, OrderCompleted(Order{Total: negZero, Tax: negZero, SendZero: ZeroTotal,
 		Products: []Product{{ProductID: "p", Price: negZero}}}))
-	if bytes.Contains(data, []byte("-0")) {
-		t.Errorf("-0 sent as is: %s", data)
-	}
-	if !bytes.Contains(data, []byte(`"total":0,`)) || !bytes.Contains(data, []byte(`"price":0}`)) {
-		t.Errorf("want total 0 and price 0 in %s", data)
-	}
-	if bytes.Contains(data, []byte(`"tax"`)) {
-		t.Errorf("-0 tax without ZeroTax was sent: %s", data)
-	}
+	assert.NotContains(t, string(data), "-0", "-0 sent as is")
+	assert.Contains(t, string(data), `"total":0,`)
+	assert.Contains(t, string(data), `"price":0}`)
+	assert.NotContains(t, string(data), `"tax"`, "-0 tax without ZeroTax was sent")
 }
 
 func TestEcommerceValidation(t *testing.T) {
@@ -455,21 +382,12 @@ func TestEcommerceValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := tc.track
 			tr.UserID = "u"
-			_, _, err := encodeMessage(tr, ecomStamp())
-			if !errors.Is(err, ErrInvalidValue) {
-				t.Fatalf("err = %v, want ErrInvalidValue", err)
-			}
+			_, _, err := encodeMessage(tr, testStamp())
+			require.ErrorIs(t, err, ErrInvalidValue)
 			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("err = %T %v, want *ValidationError", err, err)
-			}
-			if ve.Field != tc.field || ve.Event != tr.Event || ve.Type != "track" {
-				t.Errorf("ValidationError{Type: %q, Event: %q, Field: %q}, want track, %q, %q",
-					ve.Type, ve.Event, ve.Field, tr.Event, tc.field)
-			}
-			if !strings.Contains(err.Error(), tc.field) {
-				t.Errorf("error %q does not name %s", err, tc.field)
-			}
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, ValidationError{Type: "track", Event: tr.Event, Field: tc.field}, ValidationError{Type: ve.Type, Event: ve.Event, Field: ve.Field})
+			assert.Contains(t, err.Error(), tc.field)
 		})
 	}
 }
@@ -489,15 +407,11 @@ func TestEcommerceIgnoredFieldsNotValidated(t *testing.T) {
 	} {
 		_, p := propsOf(t, tr)
 		for _, k := range []string{"total", "subtotal", "value", "discount", "quantity", "position"} {
-			if _, ok := p[k]; ok {
-				t.Errorf("%s sent ignored field %s", tr.Event, k)
-			}
+			assert.NotContains(t, p, k, "%s sent an ignored field", tr.Event)
 		}
 	}
 	_, p := propsOf(t, CartShared(Share{}, Cart{Products: []Product{{ProductID: "p", Name: "n", Price: 3}}}))
-	if want := []any{map[string]any{"product_id": "p"}}; !reflect.DeepEqual(p["products"], want) {
-		t.Errorf("Cart Shared products = %#v, want ids only", p["products"])
-	}
+	assert.Equal(t, []any{map[string]any{"product_id": "p"}}, p["products"], "Cart Shared products: ids only")
 }
 
 func TestEcommerceCustomProperties(t *testing.T) {
@@ -505,18 +419,13 @@ func TestEcommerceCustomProperties(t *testing.T) {
 		tr := ProductAdded("c1", Product{ProductID: "p", Price: 2})
 		tr.Properties = Properties{"gift_wrap": true, "color": "red"}
 		data := encodeEcom(t, tr)
-		want := `"properties":{"cart_id":"c1","product_id":"p","price":2,"color":"red","gift_wrap":true}`
-		if !bytes.Contains(data, []byte(want)) {
-			t.Errorf("got %s\nwant it to contain %s", data, want)
-		}
+		assert.Contains(t, string(data), `"properties":{"cart_id":"c1","product_id":"p","price":2,"color":"red","gift_wrap":true}`)
 	})
 	t.Run("a key outside the table is free", func(t *testing.T) {
 		tr := CheckoutStarted(Order{OrderID: "o", Value: 30})
 		tr.Properties = Properties{"total": 32.5, "price": 1} // not in Checkout Started's table
 		_, p := propsOf(t, tr)
-		if p["total"] != 32.5 || p["value"] != 30.0 || p["price"] != 1.0 {
-			t.Errorf("properties = %v", p)
-		}
+		assert.Equal(t, map[string]any{"order_id": "o", "total": 32.5, "value": 30.0, "price": 1.0}, p)
 	})
 	conflicts := []struct {
 		name  string
@@ -536,14 +445,12 @@ func TestEcommerceCustomProperties(t *testing.T) {
 			tr := tc.track
 			tr.UserID = "u"
 			tr.Properties = Properties{"aaa": 1, tc.key: "x"}
-			_, _, err := encodeMessage(tr, ecomStamp())
-			if !errors.Is(err, ErrPropertyConflict) {
-				t.Fatalf("err = %v, want ErrPropertyConflict", err)
-			}
+			_, _, err := encodeMessage(tr, testStamp())
+			require.ErrorIs(t, err, ErrPropertyConflict)
 			var ve *ValidationError
-			if !errors.As(err, &ve) || ve.Field != "properties."+tc.key || ve.Event != tr.Event {
-				t.Errorf("err = %#v, want Field properties.%s", ve, tc.key)
-			}
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, "properties."+tc.key, ve.Field)
+			assert.Equal(t, tr.Event, ve.Event)
 		})
 	}
 }
@@ -560,80 +467,54 @@ func TestEcommerceOrderID(t *testing.T) {
 		{CouponApplied(Coupon{OrderID: "o-1"}), ""},
 		{ProductClicked(Product{}), ""},
 	} {
-		if got := tc.track.typed.orderID(); got != tc.want {
-			t.Errorf("%s: orderID() = %q, want %q", tc.track.Event, got, tc.want)
-		}
+		assert.Equal(t, tc.want, tc.track.typed.orderID(), tc.track.Event)
 	}
 
 	// With order message ids, the same order event gets the same messageId.
-	s := ecomStamp()
+	s := testStamp()
 	s.orderIDs = true
 	tr := OrderCompleted(o)
 	tr.UserID = "u"
 	_, id1, err := encodeMessage(tr, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id1 != orderMessageID("Order Completed", "o-1") || id1 == "id-1" {
-		t.Errorf("messageId = %q, want the order-derived id", id1)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, orderMessageID("Order Completed", "o-1"), id1, "the order-derived id")
 	tr2 := OrderCompleted(Order{OrderID: "o-1", Total: 3})
 	tr2.AnonymousID = "a"
 	_, id2, _ := encodeMessage(tr2, s)
-	if id2 != id1 {
-		t.Errorf("second encode: messageId %q, want %q", id2, id1)
-	}
+	assert.Equal(t, id1, id2, "second encode")
 	tr3 := OrderRefunded(o)
 	tr3.UserID = "u"
 	_, id3, _ := encodeMessage(tr3, s)
-	if id3 == id1 {
-		t.Error("Order Refunded shares Order Completed's messageId")
-	}
+	assert.NotEqual(t, id1, id3, "Order Refunded shares Order Completed's messageId")
 }
 
-func TestEcommerceEventNames(t *testing.T) {
-	for e := evProductsSearched; int(e) <= numEvents; e++ {
-		if e.name() == "" || e.keys() == 0 {
-			t.Errorf("event %d has no name or keys", e)
-		}
-	}
-	if event(0).name() != "" || event(numEvents+1).keys() != 0 {
-		t.Error("out-of-range events have a name or keys")
-	}
-	for i := range numKeys {
-		k := key(i)
-		if back, ok := keyOf(k.String()); !ok || back != k {
-			t.Errorf("keyOf(%q) = %v, %v", k.String(), back, ok)
-		}
-	}
-	if _, ok := keyOf("color"); ok {
-		t.Error(`keyOf("color") is a key`)
-	}
-	if numKeys > 64 {
-		t.Fatalf("%d keys do not fit a keySet", numKeys)
-	}
-}
-
-func TestIndexPath(t *testing.T) {
-	for _, i := range []int{0, 9, 10, 42, 99, 100, 12345} {
-		if got, want := indexPath(i), "["+strconv.Itoa(i)+"]"; got != want {
-			t.Errorf("indexPath(%d) = %q, want %q", i, got, want)
-		}
-	}
-}
-
-// fullOrder is Order Completed with three fully filled products.
-func fullOrder() Track {
+// FullOrder is an Order Completed input with three fully filled products.
+// It and GoldenTracks are exported to the analytics_test package (this file
+// is compiled only with the tests).
+func FullOrder() Order {
 	p := func(id string) Product {
 		return Product{ProductID: "507f1f77bcf86cd79943" + id, SKU: "45790-" + id, Category: "Games",
 			Name: "Monopoly: 3rd Edition", Brand: "Hasbro", Variant: "200 pieces", Price: 18.99, Quantity: 2,
-			Coupon: "MAYDEALS", Position: 3, URL: "https://www.example.com/product/path",
-			ImageURL: "https://www.example.com/product/path.jpg"}
+			Coupon: "MAYDEALS", Position: 3, URL: exURL, ImageURL: exImage}
 	}
-	tr := OrderCompleted(Order{CheckoutID: "fksdjfsdjfisjf9sdfjsd9f", OrderID: "50314b8e9bcf000000000000",
+	return Order{CheckoutID: "fksdjfsdjfisjf9sdfjsd9f", OrderID: exOrder,
 		Affiliation: "Google Store", Subtotal: 22.50, Total: 27.50, Revenue: 22.50, Shipping: 3, Tax: 2,
 		Discount: 2.5, Coupon: "hasbros", Currency: "USD",
-		Products: []Product{p("9011"), p("9012"), p("9013")}})
+		Products: []Product{p("9011"), p("9012"), p("9013")}}
+}
+
+// GoldenTracks returns the Track of every golden case: one per event.
+func GoldenTracks() []Track {
+	var ts []Track
+	for _, tc := range goldenCases() {
+		ts = append(ts, tc.track)
+	}
+	return ts
+}
+
+// fullOrder is FullOrder as a Track with a user.
+func fullOrder() Track {
+	tr := OrderCompleted(FullOrder())
 	tr.UserID = "019mr8mf4r"
 	return tr
 }
@@ -642,24 +523,16 @@ func fullOrder() Track {
 func TestEcommerceEncodeAllocs(t *testing.T) {
 	tr := fullOrder()
 	w := &jsonw.Writer{Buf: make([]byte, 0, 4096)}
-	w.Reset(w.Buf) // warm the path stack
-	w.Push("properties")
-	w.Pop()
+	w.Reset(w.Buf)
 	allocs := testing.AllocsPerRun(100, func() {
 		w.Reset(w.Buf)
 		w.ObjectStart()
 		tr.typed.encodeProperties(w)
 		w.ObjectEnd()
 	})
-	if w.Err() != nil {
-		t.Fatal(w.Err())
-	}
-	if allocs != 0 {
-		t.Errorf("encodeProperties: %v allocs, want 0", allocs)
-	}
-	if allocs := testing.AllocsPerRun(100, func() { _ = tr.typed.validate() }); allocs != 0 {
-		t.Errorf("validate: %v allocs, want 0", allocs)
-	}
+	require.NoError(t, w.Err())
+	assert.Zero(t, allocs, "encodeProperties allocates")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = tr.typed.validate() }), "validate allocates")
 
 	// The whole message (encodeMessage) is measured by
 	// BenchmarkEncodeOrderCompleted: its one allocation is the returned
@@ -669,7 +542,7 @@ func TestEcommerceEncodeAllocs(t *testing.T) {
 
 func BenchmarkEncodeOrderCompleted(b *testing.B) {
 	tr := fullOrder()
-	s := ecomStamp()
+	s := testStamp()
 	data, _, err := encodeMessage(&tr, s)
 	if err != nil {
 		b.Fatal(err)
@@ -686,8 +559,8 @@ func BenchmarkEncodeOrderCompleted(b *testing.B) {
 // BenchmarkBuildAndEncodeOrderCompleted includes the constructor, as a
 // handler pays it.
 func BenchmarkBuildAndEncodeOrderCompleted(b *testing.B) {
-	o := fullOrder().typed.(*orderProps).o
-	s := ecomStamp()
+	o := FullOrder()
+	s := testStamp()
 	b.ReportAllocs()
 	for b.Loop() {
 		tr := OrderCompleted(o)
@@ -703,15 +576,12 @@ func TestCustomV1AndCamelCaseSpellingsConflict(t *testing.T) {
 		ev := OrderCompleted(Order{OrderID: "o1"})
 		ev.UserID = "u"
 		ev.Properties = Properties{k: "x"}
-		_, _, err := encodeMessage(ev, &stamp{newID: func() string { return "m" }, now: time.Now})
-		if !errors.Is(err, ErrPropertyConflict) {
-			t.Errorf("%q: got %v, want ErrPropertyConflict", k, err)
-		}
+		_, _, err := encodeMessage(ev, testStamp())
+		assert.ErrorIs(t, err, ErrPropertyConflict, k)
 	}
 	ev := OrderCompleted(Order{OrderID: "o1"})
 	ev.UserID = "u"
 	ev.Properties = Properties{"giftWrap": true, "cartId": "c1"} // not in Order Completed's table
-	if _, _, err := encodeMessage(ev, &stamp{newID: func() string { return "m" }, now: time.Now}); err != nil {
-		t.Errorf("custom keys outside the table are free: %v", err)
-	}
+	_, _, err := encodeMessage(ev, testStamp())
+	assert.NoError(t, err, "custom keys outside the table are free")
 }

@@ -148,8 +148,7 @@ func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
 	}
 	return e.encode(s, func(w *jsonw.Writer) {
 		w.StringMember(`"event":`, t.Event)
-		w.Key("properties")
-		w.Push("properties")
+		w.Field("properties")
 		w.ObjectStart()
 		if t.typed != nil {
 			t.typed.encodeProperties(w)
@@ -160,7 +159,6 @@ func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
 			encodeExtra(w, t.Properties, nil)
 		}
 		w.ObjectEnd()
-		w.Pop()
 	})
 }
 
@@ -199,12 +197,10 @@ func encodePage(m *Page, typ string, e *envelope, s *stamp) (*jsonw.Writer, stri
 		optString(w, `"name":`, m.Name)
 		optString(w, `"category":`, m.Category)
 		w.Key("properties")
-		w.Push("properties")
 		w.ObjectStart()
 		encodePageDefaults(w, m, pg)
 		encodeExtra(w, m.Properties, nil)
 		w.ObjectEnd()
-		w.Pop()
 	})
 }
 
@@ -252,15 +248,13 @@ func encodeAlias(m *Alias, e *envelope, s *stamp) (*jsonw.Writer, string, error)
 // then m's, keys sorted; {} when there are none. A key of m for which
 // reserved reports true is a conflict (ErrPropertyConflict).
 func objectMember(w *jsonw.Writer, key string, typed func(*jsonw.Writer), m map[string]any, reserved func(string) bool) {
-	w.Key(key)
-	w.Push(key)
+	w.Field(key)
 	w.ObjectStart()
 	if typed != nil {
 		typed(w)
 	}
 	encodeExtra(w, m, reserved)
 	w.ObjectEnd()
-	w.Pop()
 }
 
 // encodeExtra writes m's members into the open object, keys sorted. A key for
@@ -359,10 +353,8 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 	ctx := mergeContext(s.defCtx, e.context)
 	encodeContext(w, ctx)
 	if e.integrations != nil {
-		w.Key("integrations")
-		w.Push("integrations")
+		w.Field("integrations")
 		w.Any(e.integrations)
-		w.Pop()
 	}
 	w.ObjectEnd()
 	if err := w.Err(); err != nil {

@@ -231,8 +231,10 @@ func TestEncodeDoesNotModifyInput(t *testing.T) {
 
 func TestPathErrorMapping(t *testing.T) {
 	w := &jsonw.Writer{}
-	w.Push("properties")
-	w.Push("x")
+	w.ObjectStart()
+	w.Field("properties")
+	w.ObjectStart()
+	w.Field("x")
 	w.Float(math.NaN())
 	var pe *jsonw.PathError
 	require.True(t, errors.As(w.Err(), &pe))

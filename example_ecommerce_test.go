@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"github.com/tracklane/analytics"
 	"github.com/tracklane/analytics/analyticstest"
 )
@@ -36,80 +37,67 @@ func printingClient() *analytics.Client {
 	return client
 }
 
-func ExampleProductViewed() {
+// send enqueues evs on a printing client and closes it, which delivers them.
+func send(evs ...analytics.Track) {
 	client := printingClient()
+	for _, ev := range evs {
+		if err := client.Enqueue(ev); err != nil {
+			fmt.Println(err)
+		}
+	}
+	_ = client.Close(context.Background())
+}
+
+func ExampleProductViewed() {
 	ev := analytics.ProductViewed(analytics.Product{
 		ProductID: "507f1f77bcf86cd799439011", SKU: "G-32", Name: "Monopoly: 3rd Edition",
 		Price: 18.99, Position: 3,
 	}, analytics.ProductValue{Currency: "usd", Value: 18.99})
 	ev.AnonymousID = "a-1"
-	if err := client.Enqueue(ev); err != nil {
-		fmt.Println(err)
-	}
-	_ = client.Close(context.Background())
+	send(ev)
 	// Output:
 	// Product Viewed {"product_id":"507f1f77bcf86cd799439011","sku":"G-32","name":"Monopoly: 3rd Edition","price":18.99,"position":3,"currency":"USD","value":18.99}
 }
 
 func ExampleProductAdded() {
-	client := printingClient()
 	ev := analytics.ProductAdded("cart-7", analytics.Product{ProductID: "507f1f77", Price: 19.99, Quantity: 2})
 	ev.UserID = "u-1"
 	ev.Properties = analytics.Properties{"gift_wrap": true} // custom, next to the typed ones
-	if err := client.Enqueue(ev); err != nil {
-		fmt.Println(err)
-	}
-	_ = client.Close(context.Background())
+	send(ev)
 	// Output:
 	// Product Added {"cart_id":"cart-7","product_id":"507f1f77","price":19.99,"quantity":2,"gift_wrap":true}
 }
 
 func ExampleCheckoutStarted() {
-	client := printingClient()
 	// Checkout Started carries value where the order events carry total.
 	ev := analytics.CheckoutStarted(analytics.Order{
 		OrderID: "50314b8e", Value: 30, Revenue: 25, Shipping: 3, Tax: 2, Currency: "USD",
 		Products: []analytics.Product{{ProductID: "507f1f77", Price: 19, Quantity: 1}, {ProductID: "505bd767", Price: 3, Quantity: 2}},
 	})
 	ev.UserID = "u-1"
-	if err := client.Enqueue(ev); err != nil {
-		fmt.Println(err)
-	}
-	_ = client.Close(context.Background())
+	send(ev)
 	// Output:
 	// Checkout Started {"order_id":"50314b8e","value":30,"revenue":25,"shipping":3,"tax":2,"currency":"USD","products":[{"product_id":"507f1f77","price":19,"quantity":1},{"product_id":"505bd767","price":3,"quantity":2}]}
 }
 
 func ExampleCheckoutStepCompleted() {
-	client := printingClient()
-	for _, step := range []analytics.CheckoutStep{
-		{CheckoutID: "c-9", Step: 1, ShippingMethod: "Fedex"},
-		{CheckoutID: "c-9", Step: 2, PaymentMethod: "Visa"},
-	} {
-		ev := analytics.CheckoutStepCompleted(step)
-		ev.UserID = "u-1"
-		if err := client.Enqueue(ev); err != nil {
-			fmt.Println(err)
-		}
-	}
-	_ = client.Close(context.Background())
+	step1 := analytics.CheckoutStepCompleted(analytics.CheckoutStep{CheckoutID: "c-9", Step: 1, ShippingMethod: "Fedex"})
+	step2 := analytics.CheckoutStepCompleted(analytics.CheckoutStep{CheckoutID: "c-9", Step: 2, PaymentMethod: "Visa"})
+	step1.UserID, step2.UserID = "u-1", "u-1"
+	send(step1, step2)
 	// Output:
 	// Checkout Step Completed {"checkout_id":"c-9","step":1,"shipping_method":"Fedex"}
 	// Checkout Step Completed {"checkout_id":"c-9","step":2,"payment_method":"Visa"}
 }
 
 func ExampleOrderCompleted() {
-	client := printingClient()
 	ev := analytics.OrderCompleted(analytics.Order{
 		CheckoutID: "fksdjfsd", OrderID: "50314b8e", Subtotal: 22.50, Total: 27.50, Revenue: 22.50,
 		Shipping: 3, Tax: 2, Discount: 2.5, Coupon: "hasbros", Currency: "USD",
 		Products: []analytics.Product{{ProductID: "507f1f77", SKU: "45790-32", Name: "Monopoly", Price: 19, Quantity: 1}},
 	})
 	ev.UserID = "u-1"
-	if err := client.Enqueue(ev); err != nil {
-		fmt.Println(err)
-	}
-	_ = client.Close(context.Background())
+	send(ev)
 	// Output:
 	// Order Completed {"checkout_id":"fksdjfsd","order_id":"50314b8e","subtotal":22.5,"total":27.5,"revenue":22.5,"shipping":3,"tax":2,"discount":2.5,"coupon":"hasbros","currency":"USD","products":[{"product_id":"507f1f77","sku":"45790-32","name":"Monopoly","price":19,"quantity":1}]}
 }
@@ -117,17 +105,13 @@ func ExampleOrderCompleted() {
 // A free order: amounts of 0 are sent only for the fields listed in
 // SendZero; a free product (identified, price 0) always has its price sent.
 func ExampleOrder_sendZero() {
-	client := printingClient()
 	ev := analytics.OrderCompleted(analytics.Order{
 		OrderID: "o-1", Discount: 19, Currency: "EUR",
 		SendZero: analytics.ZeroTotal | analytics.ZeroRevenue | analytics.ZeroShipping,
 		Products: []analytics.Product{{ProductID: "gift", Price: 0, Quantity: 1}},
 	})
 	ev.UserID = "u-1"
-	if err := client.Enqueue(ev); err != nil {
-		fmt.Println(err)
-	}
-	_ = client.Close(context.Background())
+	send(ev)
 	// Output:
 	// Order Completed {"order_id":"o-1","total":0,"revenue":0,"shipping":0,"discount":19,"currency":"EUR","products":[{"product_id":"gift","price":0,"quantity":1}]}
 }
@@ -168,7 +152,8 @@ func ExampleAmount() {
 	// true
 }
 
-// allEvents returns one Track per spec event, every field filled.
+// allEvents returns one Track per spec event, every field filled (the
+// spec examples are analytics.GoldenTracks).
 func allEvents() []analytics.Track {
 	p := analytics.Product{ProductID: "507f1f77bcf86cd799439011", SKU: "G-32", Category: "Games",
 		Name: "Monopoly: 3rd Edition", Brand: "Hasbro", Variant: "200 pieces", Price: 18.99, Quantity: 1,
@@ -222,44 +207,34 @@ func allEvents() []analytics.Track {
 	}
 }
 
-// TestEcommerceStrictCollector sends all 28 events, every field filled, plus
-// an object query, through a real client to the strict fake collector of
+// TestEcommerceStrictCollector sends every event twice (every field filled,
+// and the spec's example of its golden file), plus an object query,
+// through a real client to the strict fake collector of
 // analyticstest: it must report no violation.
 func TestEcommerceStrictCollector(t *testing.T) {
 	srv := analyticstest.NewServer("WRITE_KEY")
 	defer srv.Close()
 	client, err := analytics.New("WRITE_KEY", analytics.WithEndpoint(srv.URL),
 		analytics.WithHTTPClient(srv.Client()), analytics.WithFlushInterval(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := append(allEvents(),
+	require.NoError(t, err)
+	events := append(allEvents(), analytics.GoldenTracks()...)
+	events = append(events,
 		analytics.ProductsSearched(analytics.Search{QueryObject: analytics.Properties{"text": "roses", "max_price": 20}}))
 	for i, ev := range events {
 		ev.UserID = fmt.Sprintf("u-%d", i)
-		if err := client.Enqueue(ev); err != nil {
-			t.Fatalf("Enqueue(%s): %v", ev.Event, err)
-		}
+		require.NoError(t, client.Enqueue(ev), ev.Event)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := client.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range srv.Violations() {
-		t.Errorf("violation: %v", v)
-	}
-	if got := len(srv.Messages()); got != len(events) {
-		t.Errorf("collector recorded %d messages, want %d", got, len(events))
-	}
+	require.NoError(t, client.Close(ctx))
+	require.Empty(t, srv.Violations())
+	require.Len(t, srv.Messages(), len(events))
 	seen := map[string]bool{}
 	for _, m := range srv.Messages() {
 		seen[m.Event] = true
 	}
 	for _, name := range analyticstest.EcommerceEvents() {
-		if !seen[name] {
-			t.Errorf("event %q not delivered", name)
-		}
+		require.True(t, seen[name], "event %q not delivered", name)
 	}
 }
 
@@ -273,16 +248,7 @@ func BenchmarkEnqueueOrderCompleted(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { _ = client.Close(context.Background()) }()
-	p := func(id string) analytics.Product {
-		return analytics.Product{ProductID: "507f1f77bcf86cd79943" + id, SKU: "45790-" + id, Category: "Games",
-			Name: "Monopoly: 3rd Edition", Brand: "Hasbro", Variant: "200 pieces", Price: 18.99, Quantity: 2,
-			Coupon: "MAYDEALS", Position: 3, URL: "https://www.example.com/product/path",
-			ImageURL: "https://www.example.com/product/path.jpg"}
-	}
-	o := analytics.Order{CheckoutID: "fksdjfsdjfisjf9sdfjsd9f", OrderID: "50314b8e9bcf000000000000",
-		Affiliation: "Google Store", Subtotal: 22.50, Total: 27.50, Revenue: 22.50, Shipping: 3, Tax: 2,
-		Discount: 2.5, Coupon: "hasbros", Currency: "USD",
-		Products: []analytics.Product{p("9011"), p("9012"), p("9013")}}
+	o := analytics.FullOrder()
 	b.ReportAllocs()
 	refused := 0
 	for b.Loop() {

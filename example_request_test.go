@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -57,8 +58,10 @@ func ExampleMiddleware() {
 		ev.AnonymousID = "anon-1"
 		ev.Context = analytics.RequestContext(r.Context()) // the one extra line
 		if err := client.Enqueue(ev); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			// Never fail the request for analytics: log, and carry on.
+			slog.Warn("product added not tracked", "err", err)
 		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	// Wrap the whole mux once; declare your proxies here.
 	handler := analytics.Middleware(mux, analytics.TrustProxies(netip.MustParsePrefix("10.0.0.0/8")))

@@ -147,10 +147,11 @@ type Group struct {
 }
 
 // Alias merges two identities: PreviousID (the old id) and UserID (the new
-// one) are both required. AnonymousID is not used by Alias.
+// one) are both required. AnonymousID is optional: sent as anonymousId when
+// set, not required.
 type Alias struct {
 	UserID       string       // the new identity; required
-	AnonymousID  string       // optional; sent when set
+	AnonymousID  string       // optional; sent as anonymousId when set
 	MessageID    string       // empty: assigned by Enqueue; at most 100 characters
 	Timestamp    time.Time    // zero: the time of Enqueue
 	Context      *Context     // nil: the client's default context only

@@ -17,7 +17,9 @@ import (
 // ContextFromRequest, Middleware, RequestContext. Browser identity is in
 // cookies.go, attribution in attribution.go, consent in consent.go.
 
-// RequestOption configures ContextFromRequest and Middleware.
+// RequestOption configures ContextFromRequest and Middleware. A nil
+// RequestOption is a mistake, as a nil Option is for New; since these two
+// cannot return an error, they ignore it.
 type RequestOption interface {
 	applyRequest(*requestConfig)
 }
@@ -98,7 +100,8 @@ const (
 )
 
 // ContextFromRequest returns the message context for an incoming request, as
-// analytics.js would fill it in the browser (SPEC.md section 2):
+// analytics.js would fill it in the browser (see the context fields of
+// https://segment.com/docs/connections/spec/common/#context):
 //
 //   - IP: the connection's address (r.RemoteAddr), or, when that peer is a
 //     trusted proxy (TrustProxies), the rightmost address of the forwarding

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/tracklane/analytics/internal/ecomspec"
 )
 
 // Limits the checks enforce, as the Segment HTTP Tracking API documents them.
@@ -95,7 +97,7 @@ func checkTime(s string) bool {
 // event; group: groupId); timestamp present, UTC ISO-8601 with
 // milliseconds; a per-message sentAt, if any, likewise; context.library
 // with name and version; properties, traits, context and integrations
-// objects; and, for the 28 Ecommerce v2 events, the JSON type of every spec
+// objects; and, for the Ecommerce v2 events, the JSON type of every spec
 // property and the absence of v1 or camelCase spellings (id, orderId, sky,
 // ...). Custom properties are free. Violations have Index 0.
 func Validate(msg []byte) []Violation {
@@ -235,8 +237,8 @@ func validateMessage(msg []byte, index int, impliedType string) []Violation {
 	}
 
 	if typ == "track" {
-		if schema, ok := ecommerceEvents[event]; ok {
-			checkMembers("properties", schema, props, func(field, format string, args ...any) {
+		if ev, ok := ecomspec.Lookup(event); ok {
+			checkMembers("properties", ev.Keys(), props, func(field, format string, args ...any) {
 				add(field, RuleEcommerce, format, args...)
 			})
 		}
@@ -352,163 +354,69 @@ func duplicateKeys(data []byte) []string {
 	}
 }
 
-// kind is the JSON type a spec property must have.
-type kind uint8
+// The spec data (event names, the keys of each event, their JSON types, the
+// v1 spellings) comes from internal/ecomspec, the table the encoder uses too:
+// the validator keeps no copy of it. A copy would only agree or disagree with
+// the table, and the disagreements worth catching are caught elsewhere: a
+// wrong or missing row by the golden files of testdata/ecommerce, written
+// from the Segment pages' examples; a table type that the encoder's Go field
+// does not write, by this validator itself, since it reads what was sent
+// (with encoding/json, not the encoder's writer) and checks it against the
+// declared type. What the validator does keep independent is that reading.
 
-const (
-	kString kind = iota + 1
-	kNumber
-	kStringOrObject // Products Searched: query
-	kProducts       // array of product objects
-	kFilters        // array of {type, value} string objects (filters, sorts)
-)
-
-func (k kind) String() string {
-	switch k {
-	case kString:
-		return "a string"
-	case kNumber:
-		return "a number"
-	case kStringOrObject:
-		return "a string or an object"
-	case kProducts:
-		return "an array of product objects"
-	case kFilters:
-		return "an array of {type, value} objects"
-	}
-	return "?"
-}
-
-// productFields are the 12 fields of a product object.
-var productFields = map[string]kind{
-	"product_id": kString, "sku": kString, "category": kString, "name": kString,
-	"brand": kString, "variant": kString, "price": kNumber, "quantity": kNumber,
-	"coupon": kString, "position": kNumber, "url": kString, "image_url": kString,
-}
-
-// v1Names are spellings of spec properties that analytics-go v3 and the v1
-// spec used; a strict collector refuses them.
-var v1Names = map[string]string{
-	"id": "product_id or order_id", "sky": "sku", "orderId": "order_id", "productId": "product_id",
-}
-
-// ecommerceEvents is the property schema of each of the 28 v2 events.
-// Built once; never modified.
-var ecommerceEvents = buildEcommerce()
-
-func buildEcommerce() map[string]map[string]kind {
-	with := func(base map[string]kind, extra map[string]kind) map[string]kind {
-		m := make(map[string]kind, len(base)+len(extra))
-		for k, v := range base {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return m
-	}
-	order := map[string]kind{
-		"order_id": kString, "affiliation": kString, "revenue": kNumber, "shipping": kNumber,
-		"tax": kNumber, "discount": kNumber, "coupon": kString, "currency": kString, "products": kProducts,
-	}
-	step := map[string]kind{"checkout_id": kString, "step": kNumber, "shipping_method": kString, "payment_method": kString}
-	promo := map[string]kind{"promotion_id": kString, "creative": kString, "name": kString, "position": kString}
-	coupon := map[string]kind{"order_id": kString, "cart_id": kString, "coupon_id": kString}
-	wish := with(productFields, map[string]kind{"wishlist_id": kString, "wishlist_name": kString})
-	share := map[string]kind{"share_via": kString, "share_message": kString, "recipient": kString}
-	list := map[string]kind{"list_id": kString, "category": kString, "products": kProducts}
-	return map[string]map[string]kind{
-		"Products Searched":              {"query": kStringOrObject},
-		"Product List Viewed":            list,
-		"Product List Filtered":          with(list, map[string]kind{"filters": kFilters, "sorts": kFilters}),
-		"Promotion Viewed":               promo,
-		"Promotion Clicked":              promo,
-		"Product Clicked":                productFields,
-		"Product Viewed":                 with(productFields, map[string]kind{"currency": kString, "value": kNumber}),
-		"Product Added":                  with(productFields, map[string]kind{"cart_id": kString}),
-		"Product Removed":                with(productFields, map[string]kind{"cart_id": kString}),
-		"Cart Viewed":                    {"cart_id": kString, "products": kProducts},
-		"Checkout Started":               with(order, map[string]kind{"value": kNumber}),
-		"Checkout Step Viewed":           step,
-		"Checkout Step Completed":        step,
-		"Payment Info Entered":           with(step, map[string]kind{"order_id": kString}),
-		"Order Updated":                  with(order, map[string]kind{"total": kNumber}),
-		"Order Completed":                with(order, map[string]kind{"checkout_id": kString, "subtotal": kNumber, "total": kNumber}),
-		"Order Refunded":                 with(order, map[string]kind{"checkout_id": kString, "subtotal": kNumber, "total": kNumber}),
-		"Order Cancelled":                with(order, map[string]kind{"total": kNumber}),
-		"Coupon Entered":                 coupon,
-		"Coupon Applied":                 with(coupon, map[string]kind{"coupon_name": kString, "discount": kNumber}),
-		"Coupon Denied":                  with(coupon, map[string]kind{"coupon_name": kString, "reason": kString}),
-		"Coupon Removed":                 with(coupon, map[string]kind{"coupon_name": kString, "discount": kNumber}),
-		"Product Added to Wishlist":      wish,
-		"Product Removed from Wishlist":  wish,
-		"Wishlist Product Added to Cart": with(wish, map[string]kind{"cart_id": kString}),
-		"Product Shared":                 with(productFields, share),
-		"Cart Shared":                    with(share, map[string]kind{"cart_id": kString, "products": kProducts}),
-		"Product Reviewed":               {"product_id": kString, "review_id": kString, "review_body": kString, "rating": kString},
-	}
-}
-
-// EcommerceEvents returns the names of the 28 Ecommerce v2 events whose
-// properties Validate checks, sorted.
+// EcommerceEvents returns the names of the Ecommerce v2 events whose
+// properties Validate checks (the 28 of the spec), sorted.
 func EcommerceEvents() []string {
-	names := make([]string, 0, len(ecommerceEvents))
-	for n := range ecommerceEvents {
-		names = append(names, n)
+	var names []string
+	for _, e := range ecomspec.Events() {
+		names = append(names, e.Name())
 	}
 	slices.Sort(names)
 	return names
 }
 
-// checkMembers checks the members of obj (sorted, for a stable order).
-func checkMembers(path string, schema map[string]kind, obj map[string]any, add func(field, format string, args ...any)) {
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+// checkMembers checks the members of obj whose keys are in schema (sorted,
+// for a stable order); other keys are custom and free, but for v1 and
+// camelCase spellings of the schema's keys.
+func checkMembers(path string, schema ecomspec.Set, obj map[string]any, add func(field, format string, args ...any)) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		field := path + "." + k
-		want, ok := schema[k]
-		if !ok {
-			if alt, isV1 := v1Names[k]; isV1 {
-				add(field, "%q is a v1 name; the v2 spec names it %s", k, alt)
-			} else if sn := snakeCase(k); sn != k && schema[sn] != 0 {
-				add(field, "%q is not snake_case; the spec names it %q", k, sn)
-			}
-			continue
+		if key, ok := schema.Named(k); ok {
+			checkKind(field, key.Type(), obj[k], add)
+		} else if alt, isV1 := ecomspec.V1Name(k); isV1 {
+			add(field, "%q is a v1 name; the v2 spec names it %s", k, alt)
+		} else if _, ok := schema.Named(ecomspec.SnakeCase(k)); ok {
+			add(field, "%q is not snake_case; the spec names it %q", k, ecomspec.SnakeCase(k))
 		}
-		checkKind(field, want, obj[k], add)
 	}
 }
 
-// checkKind checks one value against its spec kind.
-func checkKind(field string, want kind, v any, add func(field, format string, args ...any)) {
+// typeValueKinds are the members of a filters or sorts element.
+var typeValueKinds = map[string]ecomspec.Type{"type": ecomspec.String, "value": ecomspec.String}
+
+// checkKind checks one value against its spec type.
+func checkKind(field string, want ecomspec.Type, v any, add func(field, format string, args ...any)) {
 	bad := func() { add(field, "want %s, got %s", want, jsonKind(v)) }
 	switch want {
-	case kString:
+	case ecomspec.String:
 		if _, ok := v.(string); !ok {
 			bad()
 		}
-	case kNumber:
+	case ecomspec.Number:
 		if _, ok := v.(json.Number); !ok {
 			bad()
 		}
-	case kStringOrObject:
+	case ecomspec.StringOrObject:
 		switch v.(type) {
 		case string, map[string]any:
 		default:
 			bad()
 		}
-	case kProducts, kFilters:
+	case ecomspec.Products, ecomspec.TypeValues:
 		arr, ok := v.([]any)
 		if !ok {
 			bad()
 			return
-		}
-		schema := productFields
-		if want == kFilters {
-			schema = map[string]kind{"type": kString, "value": kString}
 		}
 		for i, e := range arr {
 			ef := field + "[" + strconv.Itoa(i) + "]"
@@ -517,25 +425,17 @@ func checkKind(field string, want kind, v any, add func(field, format string, ar
 				add(ef, "want an object, got %s", jsonKind(e))
 				continue
 			}
-			checkMembers(ef, schema, o, add)
-		}
-	}
-}
-
-// snakeCase converts camelCase to snake_case ("imageUrl" -> "image_url").
-func snakeCase(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
+			if want == ecomspec.Products {
+				checkMembers(ef, ecomspec.ProductFields(), o, add)
+				continue
 			}
-			b.WriteRune(unicode.ToLower(r))
-			continue
+			for _, k := range slices.Sorted(maps.Keys(o)) {
+				if t, ok := typeValueKinds[k]; ok {
+					checkKind(ef+"."+k, t, o[k], add)
+				}
+			}
 		}
-		b.WriteRune(r)
 	}
-	return b.String()
 }
 
 // ValidateBatch checks a whole uncompressed /v1/batch body: at most 500,000

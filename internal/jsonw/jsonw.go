@@ -23,14 +23,6 @@ import (
 	"unicode/utf8"
 )
 
-// Sentinel errors a Writer reports, wrapped in a *PathError.
-var (
-	ErrNaN         = errors.New("number is NaN or infinite")
-	ErrInvalidUTF8 = errors.New("string is not valid UTF-8")
-	ErrUnsupported = errors.New("value cannot be encoded as JSON")
-	ErrTooDeep     = errors.New("value is nested too deeply")
-)
-
 // maxDepth bounds recursion through nested custom values.
 const maxDepth = 64
 
@@ -43,15 +35,34 @@ type PathError struct {
 func (e *PathError) Error() string { return e.Path + ": " + e.Err.Error() }
 func (e *PathError) Unwrap() error { return e.Err }
 
+// Sentinel errors a Writer reports, wrapped in a *PathError: a float that
+// is NaN or ±Inf; a string or key that is not valid UTF-8 (never silently
+// replaced); a value JSON cannot hold (a channel, a map with non-string
+// keys, an invalid json.Number or json.RawMessage); a custom value nested
+// more than 64 levels deep.
+var (
+	ErrNaN         = errors.New("number is NaN or infinite")
+	ErrInvalidUTF8 = errors.New("string is not valid UTF-8")
+	ErrUnsupported = errors.New("value cannot be encoded as JSON")
+	ErrTooDeep     = errors.New("value is nested too deeply")
+)
+
+// frame is an open object or array. The path of the value being written is
+// the frames' open keys and indexes: a key opens a member and the end of its
+// value closes it, ObjectStart/ArrayStart push a frame and ObjectEnd/ArrayEnd
+// pop it, so no caller pairs path pushes and pops by hand.
+type frame struct {
+	at, n int // object: the key of the member being written, as it is in Buf; n == 0 between members
+	index int // array: the element being written; -1 before the first
+	array bool
+}
+
 // Writer appends JSON to Buf.
 type Writer struct {
 	Buf   []byte
 	comma bool
 	err   error
-	path  []string // keys and indexes of the values being written, for errors
-	// leafAt and leafLen locate, in Buf, the key written by Field until its
-	// value is written (offsets, not a string: no pointer store per key).
-	leafAt, leafLen int
+	open  []frame // the open objects and arrays, outermost first
 }
 
 // Reset empties the writer, keeping Buf's capacity.
@@ -59,60 +70,82 @@ func (w *Writer) Reset(buf []byte) {
 	w.Buf = buf[:0]
 	w.comma = false
 	w.err = nil
-	w.path = w.path[:0]
-	w.leafLen = 0
+	w.open = w.open[:0]
 }
 
 // Err returns the first error met, or nil.
 func (w *Writer) Err() error { return w.err }
 
 // Fail records err (wrapped with the current path) unless an error is already recorded.
-func (w *Writer) Fail(err error) {
+func (w *Writer) Fail(err error) { w.fail(err, "") }
+
+// fail is Fail; a non-empty badKey (not valid UTF-8) names the innermost
+// member, quoted, instead of its replacement in Buf.
+func (w *Writer) fail(err error, badKey string) {
 	if w.err == nil {
-		w.err = &PathError{Path: w.pathString(), Err: err}
+		w.err = &PathError{Path: w.pathString(badKey), Err: err}
 	}
 }
 
-func (w *Writer) pathString() string {
+func (w *Writer) pathString(badKey string) string {
 	var b strings.Builder
-	for i, p := range w.path {
-		if i > 0 && !strings.HasPrefix(p, "[") {
-			b.WriteByte('.')
+	for i, f := range w.open {
+		switch {
+		case f.array && f.index >= 0:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(f.index))
+			b.WriteByte(']')
+		case !f.array && f.n > 0:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			k := string(w.Buf[f.at : f.at+f.n])
+			if u, err := strconv.Unquote(`"` + k + `"`); err == nil {
+				k = u // the key as given, not as escaped
+			}
+			if i == len(w.open)-1 && badKey != "" {
+				k = strconv.Quote(badKey)
+			}
+			b.WriteString(k)
 		}
-		if !utf8.ValidString(p) {
-			p = strconv.Quote(p)
-		}
-		b.WriteString(p)
-	}
-	if w.leafLen > 0 && w.leafAt+w.leafLen <= len(w.Buf) {
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.Write(w.Buf[w.leafAt : w.leafAt+w.leafLen])
 	}
 	return b.String()
 }
 
-// Push adds a path element (a key, or "[i]") used in error messages; Pop removes it.
-func (w *Writer) Push(p string) { w.path = append(w.path, p) }
+// setKey opens the member whose key is Buf[at:at+n] in the innermost
+// object (offsets, not a string: no pointer store per key).
+func (w *Writer) setKey(at, n int) {
+	if i := len(w.open); i > 0 {
+		w.open[i-1].at, w.open[i-1].n = at, n
+	}
+}
 
-// Pop removes the last path element.
-func (w *Writer) Pop() { w.path = w.path[:len(w.path)-1] }
-
+// sep writes the comma before a value or key, and counts array elements.
 func (w *Writer) sep() {
 	if w.comma {
 		w.Buf = append(w.Buf, ',')
+	}
+	if n := len(w.open); n > 0 && w.open[n-1].array {
+		w.open[n-1].index++
+	}
+}
+
+// done ends a value: the next token needs a comma, and the member is closed.
+func (w *Writer) done() {
+	w.comma = true
+	if n := len(w.open); n > 0 {
+		w.open[n-1].n = 0
 	}
 }
 
 // Field writes a constant object key and the colon, without escaping: k
 // must be printable ASCII without '"' or '\\' (a property name of the
-// spec). An error in the value written next names k in its path, so the
-// caller need not Push it.
+// spec). The key opens the member: an error in the value written next
+// names k in its path.
 func (w *Writer) Field(k string) {
 	w.sep()
 	w.Buf = append(w.Buf, '"')
-	w.leafAt, w.leafLen = len(w.Buf), len(k)
+	w.setKey(len(w.Buf), len(k))
 	w.Buf = append(w.Buf, k...)
 	w.Buf = append(w.Buf, '"', ':')
 	w.comma = false
@@ -127,30 +160,34 @@ func (w *Writer) StringMember(qk, v string) {
 	if w.comma {
 		b = append(b, ',')
 	}
-	w.leafAt, w.leafLen = len(b)+1, len(qk)-3
 	b = append(b, qk...)
 	if plainPrefix(v) == len(v) {
 		b = append(b, '"')
 		b = append(b, v...)
 		w.Buf = append(b, '"')
 		w.comma = true
-		w.leafLen = 0
 		return
 	}
 	w.Buf = b
 	w.comma = false
-	w.String(v) // escapes, or invalid UTF-8 (the error names the key)
+	w.setKey(len(b)-len(qk)+1, len(qk)-3) // the error of invalid UTF-8 names the key
+	w.String(v)
 }
 
 // FloatMember writes "key":f (qk as for StringMember); NaN and ±Inf are errors.
 func (w *Writer) FloatMember(qk string, f float64) {
-	if w.comma {
-		w.Buf = append(w.Buf, ',')
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		w.Field(qk[1 : len(qk)-2]) // the error names the key
+		w.Float(f)
+		return
 	}
-	w.leafAt, w.leafLen = len(w.Buf)+1, len(qk)-3
-	w.Buf = append(w.Buf, qk...)
-	w.comma = false
-	w.Float(f)
+	b := w.Buf
+	if w.comma {
+		b = append(b, ',')
+	}
+	b = append(b, qk...)
+	w.Buf = AppendFloat(b, f)
+	w.comma = true
 }
 
 // IntMember writes "key":i (qk as for StringMember).
@@ -162,45 +199,53 @@ func (w *Writer) IntMember(qk string, i int64) {
 	b = append(b, qk...)
 	w.Buf = strconv.AppendInt(b, i, 10)
 	w.comma = true
-	w.leafLen = 0
 }
 
-// ObjectStart writes '{'.
+// ObjectStart writes '{' and opens an object frame.
 func (w *Writer) ObjectStart() {
 	w.sep()
 	w.Buf = append(w.Buf, '{')
+	w.open = append(w.open, frame{})
 	w.comma = false
-	w.leafLen = 0
 }
 
-// ObjectEnd writes '}'.
+// ObjectEnd writes '}', closing the object and the member that holds it.
 func (w *Writer) ObjectEnd() {
 	w.Buf = append(w.Buf, '}')
-	w.comma = true
+	w.pop()
 }
 
-// ArrayStart writes '['.
+// ArrayStart writes '[' and opens an array frame.
 func (w *Writer) ArrayStart() {
 	w.sep()
 	w.Buf = append(w.Buf, '[')
+	w.open = append(w.open, frame{index: -1, array: true})
 	w.comma = false
-	w.leafLen = 0
 }
 
-// ArrayEnd writes ']'.
+// ArrayEnd writes ']', closing the array and the member that holds it.
 func (w *Writer) ArrayEnd() {
 	w.Buf = append(w.Buf, ']')
-	w.comma = true
+	w.pop()
 }
 
-// Key writes an object key and the colon. Keys are escaped like strings;
-// invalid UTF-8 is an error (push the key first so the error names it).
+func (w *Writer) pop() {
+	if n := len(w.open); n > 0 {
+		w.open = w.open[:n-1]
+	}
+	w.done()
+}
+
+// Key writes an object key and the colon, escaped like a string, and opens
+// the member (errors in its value name k). Invalid UTF-8 is an error.
 func (w *Writer) Key(k string) {
 	w.sep()
+	start := len(w.Buf)
 	var ok bool
 	w.Buf, ok = appendString(w.Buf, k)
+	w.setKey(start+1, len(w.Buf)-start-2)
 	if !ok {
-		w.Fail(ErrInvalidUTF8) // callers push the key first, so the path names it
+		w.fail(ErrInvalidUTF8, k)
 	}
 	w.Buf = append(w.Buf, ':')
 	w.comma = false
@@ -214,8 +259,7 @@ func (w *Writer) String(s string) {
 	if !ok {
 		w.Fail(ErrInvalidUTF8)
 	}
-	w.comma = true
-	w.leafLen = 0
+	w.done()
 }
 
 // Float writes a number the way encoding/json does. NaN and ±Inf are errors.
@@ -227,40 +271,35 @@ func (w *Writer) Float(f float64) {
 	} else {
 		w.Buf = AppendFloat(w.Buf, f)
 	}
-	w.comma = true
-	w.leafLen = 0
+	w.done()
 }
 
 // Int writes an integer.
 func (w *Writer) Int(i int64) {
 	w.sep()
 	w.Buf = strconv.AppendInt(w.Buf, i, 10)
-	w.comma = true
-	w.leafLen = 0
+	w.done()
 }
 
 // Uint writes an unsigned integer.
 func (w *Writer) Uint(i uint64) {
 	w.sep()
 	w.Buf = strconv.AppendUint(w.Buf, i, 10)
-	w.comma = true
-	w.leafLen = 0
+	w.done()
 }
 
 // Bool writes true or false.
 func (w *Writer) Bool(b bool) {
 	w.sep()
 	w.Buf = strconv.AppendBool(w.Buf, b)
-	w.comma = true
-	w.leafLen = 0
+	w.done()
 }
 
 // Null writes null.
 func (w *Writer) Null() {
 	w.sep()
 	w.Buf = append(w.Buf, "null"...)
-	w.comma = true
-	w.leafLen = 0
+	w.done()
 }
 
 // Time writes t as a UTC ISO-8601 string with milliseconds, e.g. "2015-12-10T04:08:31.905Z".
@@ -269,16 +308,14 @@ func (w *Writer) Time(t time.Time) {
 	w.Buf = append(w.Buf, '"')
 	w.Buf = AppendTime(w.Buf, t)
 	w.Buf = append(w.Buf, '"')
-	w.comma = true
-	w.leafLen = 0
+	w.done()
 }
 
 // Raw writes an already-encoded JSON value as it is.
 func (w *Writer) Raw(b []byte) {
 	w.sep()
 	w.Buf = append(w.Buf, b...)
-	w.comma = true
-	w.leafLen = 0
+	w.done()
 }
 
 // AppendTime appends t in UTC with millisecond precision and a Z suffix,
@@ -445,7 +482,8 @@ func plainPrefix(s string) int {
 }
 
 // Any writes a custom value: nil, bool, string, all Go integer and float
-// types, time.Time, json.Number, json.RawMessage (checked), json.Marshaler,
+// types (int, int64, uint64 and float64 directly, the others through
+// reflection), time.Time, json.Number, json.RawMessage (checked), json.Marshaler,
 // maps with string keys (keys sorted, as encoding/json does), slices and
 // arrays, and, through encoding/json, structs. Values that cannot be encoded
 // record an error naming their path.
@@ -468,22 +506,8 @@ func (w *Writer) any(v any, depth int) {
 		w.Bool(x)
 	case int:
 		w.Int(int64(x))
-	case int8:
-		w.Int(int64(x))
-	case int16:
-		w.Int(int64(x))
-	case int32:
-		w.Int(int64(x))
 	case int64:
 		w.Int(x)
-	case uint:
-		w.Uint(uint64(x))
-	case uint8:
-		w.Uint(uint64(x))
-	case uint16:
-		w.Uint(uint64(x))
-	case uint32:
-		w.Uint(uint64(x))
 	case uint64:
 		w.Uint(x)
 	case float64:
@@ -501,35 +525,13 @@ func (w *Writer) any(v any, depth int) {
 	case map[string]any:
 		w.stringMap(x, depth)
 	case []any:
-		w.ArrayStart()
-		for i, e := range x {
-			w.Push("[" + strconv.Itoa(i) + "]")
-			w.any(e, depth+1)
-			w.Pop()
-		}
-		w.ArrayEnd()
+		array(w, x, func(e any) { w.any(e, depth+1) })
 	case []string:
-		w.ArrayStart()
-		for i, e := range x {
-			w.Push("[" + strconv.Itoa(i) + "]")
-			w.String(e)
-			w.Pop()
-		}
-		w.ArrayEnd()
+		array(w, x, w.String)
 	case []float64:
-		w.ArrayStart()
-		for i, e := range x {
-			w.Push("[" + strconv.Itoa(i) + "]")
-			w.Float(e)
-			w.Pop()
-		}
-		w.ArrayEnd()
+		array(w, x, w.Float)
 	case []int:
-		w.ArrayStart()
-		for _, e := range x {
-			w.Int(int64(e))
-		}
-		w.ArrayEnd()
+		array(w, x, func(e int) { w.Int(int64(e)) })
 	case json.Number:
 		if !isNumber(string(x)) {
 			w.Fail(fmt.Errorf("%w: invalid json.Number %q", ErrUnsupported, string(x)))
@@ -537,15 +539,13 @@ func (w *Writer) any(v any, depth int) {
 		}
 		w.sep()
 		w.Buf = append(w.Buf, x...)
-		w.comma = true
+		w.done()
 	case json.RawMessage:
 		if !json.Valid(x) {
 			w.Fail(fmt.Errorf("%w: invalid json.RawMessage", ErrUnsupported))
 			return
 		}
 		w.compact(x)
-	case Marshaler:
-		x.MarshalJSONTo(w)
 	case json.Marshaler:
 		w.marshaler(v)
 	default:
@@ -553,9 +553,13 @@ func (w *Writer) any(v any, depth int) {
 	}
 }
 
-// Marshaler is implemented by values that write themselves to a Writer.
-type Marshaler interface {
-	MarshalJSONTo(w *Writer)
+// array writes es as an array, each element with write.
+func array[E any](w *Writer, es []E, write func(E)) {
+	w.ArrayStart()
+	for _, e := range es {
+		write(e)
+	}
+	w.ArrayEnd()
 }
 
 func (w *Writer) float32(f float32) {
@@ -564,7 +568,7 @@ func (w *Writer) float32(f float32) {
 	if math.IsNaN(f64) || math.IsInf(f64, 0) {
 		w.Fail(ErrNaN)
 		w.Buf = append(w.Buf, '0')
-		w.comma = true
+		w.done()
 		return
 	}
 	abs := math.Abs(f64)
@@ -573,7 +577,7 @@ func (w *Writer) float32(f float32) {
 		format = 'e'
 	}
 	w.Buf = strconv.AppendFloat(w.Buf, f64, format, -1, 32)
-	w.comma = true
+	w.done()
 }
 
 func (w *Writer) stringMap(m map[string]any, depth int) {
@@ -601,13 +605,11 @@ func (w *Writer) members(m map[string]any, depth int, reserved func(string) bool
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		w.Push(k)
+		w.Key(k)
 		if reserved != nil && reserved(k) {
 			w.Fail(errReserved)
 		}
-		w.Key(k)
 		w.any(m[k], depth+1)
-		w.Pop()
 		if w.err != nil {
 			return
 		}
@@ -635,7 +637,7 @@ func (w *Writer) compact(b []byte) {
 		w.Buf = w.Buf[:n]
 		w.Fail(fmt.Errorf("%w: %w", ErrUnsupported, err))
 	}
-	w.comma = true
+	w.done()
 }
 
 func appendCompact(dst, src []byte) ([]byte, error) {
@@ -666,10 +668,8 @@ func (w *Writer) reflectValue(v any, depth int) {
 		keys := rv.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
 		for _, k := range keys {
-			w.Push(k.String())
 			w.Key(k.String())
 			w.any(rv.MapIndex(k).Interface(), depth+1)
-			w.Pop()
 			if w.err != nil {
 				break
 			}
@@ -685,10 +685,8 @@ func (w *Writer) reflectValue(v any, depth int) {
 			return
 		}
 		w.ArrayStart()
-		for i := 0; i < rv.Len(); i++ {
-			w.Push("[" + strconv.Itoa(i) + "]")
+		for i := range rv.Len() {
 			w.any(rv.Index(i).Interface(), depth+1)
-			w.Pop()
 			if w.err != nil {
 				break
 			}

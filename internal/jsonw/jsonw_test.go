@@ -2,13 +2,14 @@ package jsonw
 
 import (
 	"encoding/json"
-	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
@@ -32,12 +33,8 @@ func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
 			continue
 		}
 		want, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := AppendFloat(nil, v); string(got) != string(want) {
-			t.Fatalf("AppendFloat(%v) = %s, encoding/json %s", v, got, want)
-		}
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(AppendFloat(nil, v)), "AppendFloat(%v)", v)
 	}
 }
 
@@ -50,9 +47,7 @@ func FuzzAppendFloat(f *testing.F) {
 			return
 		}
 		want, _ := json.Marshal(v)
-		if got := AppendFloat(nil, v); string(got) != string(want) {
-			t.Fatalf("AppendFloat(%v) = %s, encoding/json %s", v, got, want)
-		}
+		require.Equal(t, string(want), string(AppendFloat(nil, v)), "AppendFloat(%v)", v)
 	})
 }
 
@@ -65,10 +60,7 @@ func TestAppendTime(t *testing.T) {
 		time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Unix(1_700_000_000, 123_456_789),
 	} {
-		want := tm.UTC().Format("2006-01-02T15:04:05.000Z")
-		if got := string(AppendTime(nil, tm)); got != want {
-			t.Errorf("AppendTime(%v) = %s, want %s", tm, got, want)
-		}
+		require.Equal(t, tm.UTC().Format("2006-01-02T15:04:05.000Z"), string(AppendTime(nil, tm)), "AppendTime(%v)", tm)
 	}
 }
 
@@ -78,27 +70,17 @@ func FuzzAppendString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got, ok := appendString(nil, s)
-		if ok != utf8.ValidString(s) {
-			t.Fatalf("valid=%v for %q", ok, s)
-		}
-		if !json.Valid(got) {
-			t.Fatalf("invalid JSON %s for %q", got, s)
-		}
+		require.Equal(t, utf8.ValidString(s), ok, "valid for %q", s)
+		require.True(t, json.Valid(got), "invalid JSON %s for %q", got, s)
 		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatal(err)
-		}
-		if ok && back != s {
-			t.Fatalf("round trip %q -> %s -> %q", s, got, back)
-		}
+		require.NoError(t, json.Unmarshal(got, &back))
 		if ok {
+			require.Equal(t, s, back, "round trip of %q through %s", s, got)
 			want, _ := json.Marshal(s)
 			// encoding/json also escapes <, > and &; compare after decoding only.
 			var wantBack string
 			_ = json.Unmarshal(want, &wantBack)
-			if wantBack != back {
-				t.Fatalf("differs from encoding/json for %q", s)
-			}
+			require.Equal(t, wantBack, back, "differs from encoding/json for %q", s)
 		}
 	})
 }
@@ -111,44 +93,96 @@ func TestPlainPrefix(t *testing.T) {
 		{"", 0}, {"abc", 3}, {"abcdefghijklmnop", 16}, {"abcdefgh\"ijk", 8}, {"abcdefghij\\k", 10},
 		{"abcdefghijklmn\x7f", 15}, {"abcdefghijklmn\x1f", 14}, {"abcdefgh\xc3\xa9", 8}, {"a\x00bcdefghijk", 1}, {"~~~~~~~~ ", 9},
 	} {
-		if got := plainPrefix(tc.s); got != tc.want {
-			t.Errorf("plainPrefix(%q) = %d, want %d", tc.s, got, tc.want)
-		}
+		require.Equal(t, tc.want, plainPrefix(tc.s), "plainPrefix(%q)", tc.s)
 	}
 }
 
-func TestFieldErrorPath(t *testing.T) {
+// TestErrorPath checks that the path of an error follows the keys and the
+// containers: a key opens a member, the end of its value closes it.
+func TestErrorPath(t *testing.T) {
+	tests := []struct {
+		name  string
+		write func(w *Writer)
+		path  string
+		err   error
+	}{
+		{"constant key", func(w *Writer) {
+			w.ObjectStart()
+			w.Field("properties")
+			w.ObjectStart()
+			w.Field("price")
+			w.Float(math.NaN())
+		}, "properties.price", ErrNaN},
+		{"closed member is not named", func(w *Writer) {
+			w.ObjectStart()
+			w.Field("name")
+			w.String("ok")
+			w.Fail(ErrUnsupported)
+		}, "", ErrUnsupported},
+		{"next member", func(w *Writer) {
+			w.ObjectStart()
+			w.StringMember(`"name":`, "ok")
+			w.StringMember(`"other":`, "\xff")
+		}, "other", ErrInvalidUTF8},
+		{"array index", func(w *Writer) {
+			w.ObjectStart()
+			w.Field("products")
+			w.ArrayStart()
+			for i := range 12 {
+				w.ObjectStart()
+				w.FloatMember(`"price":`, []float64{1, math.Inf(1)}[min(i/11, 1)])
+				w.ObjectEnd()
+			}
+		}, "products[11].price", ErrNaN},
+		{"after a closed object", func(w *Writer) {
+			w.ObjectStart()
+			w.Field("a")
+			w.ObjectStart()
+			w.ObjectEnd()
+			w.Key("b")
+			w.Any([]any{1, "\xff"})
+		}, "b[1]", ErrInvalidUTF8},
+		{"invalid key is quoted", func(w *Writer) {
+			w.ObjectStart()
+			w.Key("k\xff")
+		}, `"k\xff"`, ErrInvalidUTF8},
+		{"nested custom value", func(w *Writer) {
+			w.ObjectStart()
+			w.Field("query")
+			w.Any(map[string]any{"a": map[string]any{"b": []any{math.NaN()}}})
+		}, "query.a.b[0]", ErrNaN},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var w Writer
+			tc.write(&w)
+			var pe *PathError
+			require.ErrorAs(t, w.Err(), &pe)
+			require.Equal(t, tc.path, pe.Path)
+			require.ErrorIs(t, pe, tc.err)
+		})
+	}
+}
+
+func TestMemberBytes(t *testing.T) {
 	var w Writer
-	w.Push("properties")
 	w.ObjectStart()
-	w.Field("price")
-	w.Float(math.NaN())
-	var pe *PathError
-	if !errors.As(w.Err(), &pe) || pe.Path != "properties.price" || !errors.Is(pe, ErrNaN) {
-		t.Fatalf("got %v", w.Err())
-	}
-	var w2 Writer
-	w2.Field("name")
-	w2.String("ok")
-	w2.Field("other")
-	w2.String("\xff")
-	if !errors.As(w2.Err(), &pe) || pe.Path != "other" {
-		t.Fatalf("got %v", w2.Err())
-	}
-	if string(w2.Buf) != "\"name\":\"ok\",\"other\":\"\ufffd\"" {
-		t.Fatalf("buf %s", w2.Buf)
-	}
+	w.StringMember(`"name":`, "ok")
+	w.StringMember(`"other":`, "a\"b")
+	w.IntMember(`"n":`, 3)
+	w.FloatMember(`"f":`, 1.5)
+	w.Field("arr")
+	w.Any([]int{1, 2})
+	w.ObjectEnd()
+	require.NoError(t, w.Err())
+	require.Equal(t, `{"name":"ok","other":"a\"b","n":3,"f":1.5,"arr":[1,2]}`, string(w.Buf))
 }
 
 func TestAnyMatchesEncodingJSON(t *testing.T) {
 	v := map[string]any{"b": []any{1.5, "x", nil, true, map[string]any{"z": 1, "a": []string{"q"}}}, "a": int64(-3), "c": uint8(7)}
 	var w Writer
 	w.Any(v)
-	if w.Err() != nil {
-		t.Fatal(w.Err())
-	}
+	require.NoError(t, w.Err())
 	want, _ := json.Marshal(v)
-	if string(w.Buf) != string(want) {
-		t.Fatalf("got %s want %s", w.Buf, want)
-	}
+	require.Equal(t, string(want), string(w.Buf))
 }
