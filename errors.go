@@ -7,37 +7,55 @@ import (
 	"strings"
 )
 
-// Sentinel errors. Enqueue's errors wrap one of them; test with errors.Is.
+// Sentinel errors. Every error Enqueue returns wraps one of the first nine
+// (or ErrSpool, for a spool that cannot be written); delivery reports wrap
+// one of the last three. Test with errors.Is.
 var (
-	// ErrClosed: the client is closed (or closing) and accepts no more messages.
+	// ErrClosed means the client is closed, or closing, and accepts no more messages.
 	ErrClosed = errors.New("analytics: client is closed")
-	// ErrQueueFull: the queue is at its message or byte bound; the message was refused.
+	// ErrQueueFull means the queue holds its message or byte bound
+	// (WithMaxQueue) or the spool its byte bound (WithSpool): the message
+	// was refused and nothing was queued. The error is a *QueueFullError
+	// that names the bound.
 	ErrQueueFull = errors.New("analytics: queue is full")
-	// ErrMessageTooLarge: the encoded message is over 32,000 bytes.
+	// ErrMessageTooLarge means the encoded message is over 32,000 bytes,
+	// the most the endpoint accepts; a *TooLargeError carries the size.
 	ErrMessageTooLarge = errors.New("analytics: message is larger than 32000 bytes")
-	// ErrNilMessage: Enqueue was given nil or a nil pointer.
+	// ErrNilMessage means Enqueue was given a nil Message or a nil pointer to one.
 	ErrNilMessage = errors.New("analytics: message is nil")
-	// ErrMissingID: the message has neither UserID nor AnonymousID.
+	// ErrMissingID means the message has neither UserID nor AnonymousID;
+	// every call but Alias needs one of them.
 	ErrMissingID = errors.New("analytics: userId or anonymousId is required")
-	// ErrMissingField: a field the call type requires is empty (Track.Event,
-	// Group.GroupID, Alias.UserID, Alias.PreviousID).
+	// ErrMissingField means a field the call type requires is empty:
+	// Track.Event, Group.GroupID, Alias.UserID or Alias.PreviousID. The
+	// *ValidationError names it.
 	ErrMissingField = errors.New("analytics: required field is empty")
-	// ErrInvalidValue: a value cannot be sent: NaN or ±Inf, invalid UTF-8, a
-	// negative price, a malformed currency code, a value encoding/json rejects.
+	// ErrInvalidValue means a value cannot be sent as it is: NaN or ±Inf,
+	// invalid UTF-8, a negative amount, quantity, position or step, a
+	// currency that is not three ASCII letters, a custom value
+	// encoding/json cannot encode (or whose MarshalJSON panics), or an id
+	// or time made by the WithMessageIDs or WithClock function that is not
+	// valid. The *ValidationError names the field.
 	ErrInvalidValue = errors.New("analytics: invalid value")
-	// ErrPropertyConflict: a custom property or context key duplicates one the
-	// SDK writes itself (a typed ecommerce property, context.library).
+	// ErrPropertyConflict means a custom property, trait or context key
+	// duplicates one the SDK writes itself: a property of the ecommerce
+	// event's spec table (or a v1 or camelCase spelling of one), a reserved
+	// trait set through the typed traits, or context.library.
 	ErrPropertyConflict = errors.New("analytics: property set twice")
-	// ErrMessageIDTooLong: MessageID is over 100 characters.
+	// ErrMessageIDTooLong means MessageID is longer than 100 characters,
+	// the longest Segment accepts.
 	ErrMessageIDTooLong = errors.New("analytics: messageId is longer than 100 characters")
 
-	// ErrRetriesExhausted: delivery was abandoned after the configured attempts
-	// or total retry time; it wraps the last attempt's error.
+	// ErrRetriesExhausted means delivery was abandoned after the
+	// configured attempts or total retry time (WithRetry); it wraps the
+	// last attempt's error.
 	ErrRetriesExhausted = errors.New("analytics: retries exhausted")
-	// ErrRejected: the endpoint refused the batch with a status that is never
-	// retried (400, 401, 403, ...); it wraps the *HTTPError.
+	// ErrRejected means the endpoint refused the batch with an answer that
+	// is never retried (401, 403, 404, an HTML page, a 400 after
+	// bisecting, ...); it wraps the *HTTPError.
 	ErrRejected = errors.New("analytics: endpoint rejected the batch")
-	// ErrDeadline: Close's context ended before the message could be delivered.
+	// ErrDeadline means Close's context ended before the message could be
+	// delivered; it is reported as not delivered.
 	ErrDeadline = errors.New("analytics: close deadline reached before delivery")
 )
 
