@@ -8,6 +8,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/tracklane/analytics v0.0.0
+	go.uber.org/goleak v1.3.0
 	golang.org/x/term v0.44.0
 )
 
