@@ -103,7 +103,7 @@ func cmdImport(ctx context.Context, env *environment, args []string) int {
 	mode := *progress
 	if mode == "auto" {
 		mode = "plain"
-		if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) { //nolint:gosec // a file descriptor fits in an int
+		if f, ok := env.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			mode = "bar"
 		}
 	}
@@ -128,8 +128,8 @@ func cmdImport(ctx context.Context, env *environment, args []string) int {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	fmt.Fprintf(env.stdout, "import: %d lines read (%d skipped, %d blank), %d sent: %d delivered, %d failed, %d bad; %s, %.0f lines/s\n",
-		im.read_, im.skipped, im.blank, im.sent, im.delivered, im.failed, im.bad, elapsed.Round(time.Millisecond),
-		float64(im.read_-im.skipped)/max(elapsed.Seconds(), 1e-9))
+		im.lines, im.skipped, im.blank, im.sent, im.delivered, im.failed, im.bad, elapsed.Round(time.Millisecond),
+		float64(im.lines-im.skipped)/max(elapsed.Seconds(), 1e-9))
 	if im.ckpt != "" {
 		fmt.Fprintf(env.stdout, "import: checkpoint %s: every line up to %d done\n", im.ckpt, im.low)
 	}
@@ -153,7 +153,7 @@ func openInput(env *environment, name string) (io.Reader, int, func(), error) {
 	if name == "-" {
 		return env.stdin, -1, func() {}, nil
 	}
-	f, err := os.Open(filepath.Clean(name))
+	f, err := os.Open(filepath.Clean(name)) //nolint:gosec // the file the user names is the input
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -177,9 +177,9 @@ func countLines(r io.Reader) (int, error) {
 	n, last := 0, byte('\n')
 	for {
 		k, err := r.Read(buf)
-		if k > 0 {
-			n += bytes.Count(buf[:k], []byte{'\n'})
-			last = buf[k-1]
+		if chunk := buf[:k]; len(chunk) > 0 {
+			n += bytes.Count(chunk, []byte{'\n'})
+			last = chunk[len(chunk)-1]
 		}
 		if errors.Is(err, io.EOF) {
 			if last != '\n' {
@@ -205,7 +205,7 @@ type importer struct {
 	firstFailed int              // the first line not delivered, -1 if none; low stays below it
 	lastRead    int
 
-	read_, skipped, blank, bad, sent, delivered, failed int
+	lines, skipped, blank, bad, sent, delivered, failed int
 }
 
 // read queues every line of in after the first skip and reports whether
@@ -227,7 +227,7 @@ func (im *importer) read(ctx context.Context, c *analytics.Client, in io.Reader,
 			return true
 		}
 		im.mu.Lock()
-		im.read_++
+		im.lines++
 		im.lastRead = n
 		if n <= skip {
 			im.skipped++
@@ -246,7 +246,7 @@ func (im *importer) read(ctx context.Context, c *analytics.Client, in io.Reader,
 		if err := im.queue(ctx, c, n, line); err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				im.mu.Lock()
-				im.read_-- // not handled: a resumed run reads it again
+				im.lines-- // not handled: a resumed run reads it again
 				im.mu.Unlock()
 				return true
 			}
