@@ -55,13 +55,16 @@ func fastBatch(body []byte, limit int) (raws []json.RawMessage, infos []msgInfo,
 		// spellings to the full checks.
 		return !strings.EqualFold(string(key), "batch") && !strings.EqualFold(string(key), "sentAt") &&
 			!strings.EqualFold(string(key), "writeKey")
-	}, func(key []byte) bool { return string(key) == "batch" }, func(start, end int) bool {
-		raw := body[start:end:end]
-		info, good := fastMessage(raw)
+	}, func(key []byte) bool { return string(key) == "batch" }, func() bool {
+		start := s.i
+		if start >= len(body) || body[start] != '{' {
+			return false
+		}
+		info, good := s.message()
 		if !good || len(raws) == MaxBatchMessages {
 			return false
 		}
-		raws, infos = append(raws, raw), append(infos, info)
+		raws, infos = append(raws, body[start:s.i:s.i]), append(infos, info)
 		return true
 	})
 	s.ws()
@@ -77,14 +80,25 @@ func fastMessage(msg []byte) (msgInfo, bool) {
 	if len(msg) > MaxMessageBytes || !utf8.Valid(msg) {
 		return msgInfo{}, false
 	}
+	s := scanner{b: msg}
+	s.ws()
+	info, ok := s.message()
+	s.ws()
+	return info, ok && s.i == len(msg)
+}
+
+// message scans the object at s.i (in a buffer known to be valid UTF-8) as
+// one message, and reports what it is when Validate would find nothing
+// wrong with exactly its bytes.
+func (s *scanner) message() (msgInfo, bool) {
 	var (
 		info                                    msgInfo
 		userID, anonID, previousID, groupID, ts string
 		hasTS, libOK                            bool
 		propsStart, propsEnd                    = -1, -1
-		s                                       = scanner{b: msg}
+		msg                                     = s.b
+		first                                   = s.i
 	)
-	s.ws()
 	ok := s.object(func(key []byte, start, end int, k byte) bool {
 		target := (*string)(nil)
 		switch string(key) {
@@ -131,8 +145,7 @@ func fastMessage(msg []byte) (msgInfo, bool) {
 		*target = sv
 		return isStr
 	}, nil, nil)
-	s.ws()
-	if !ok || s.i != len(msg) || !libOK || !hasTS || !checkTime(ts) {
+	if !ok || s.i-first > MaxMessageBytes || !libOK || !hasTS || !checkTime(ts) {
 		return msgInfo{}, false
 	}
 	if info.id == "" || utf8.RuneCountInString(info.id) > MaxMessageIDLen {
@@ -286,7 +299,7 @@ func (s *scanner) str(start, end int, k byte) (string, bool) {
 // value's first byte, after the value has been scanned; it answers false to
 // stop. When elemsOf(key) is true for a member whose value is an array,
 // elem is called with each element's span instead of scanning it in place.
-func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, elemsOf func(key []byte) bool, elem func(start, end int) bool) bool {
+func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, elemsOf func(key []byte) bool, elem func() bool) bool {
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return false
 	}
@@ -328,7 +341,7 @@ func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, e
 		}
 		start, k := s.i, s.b[s.i]
 		if k == '[' && elemsOf != nil && elemsOf(key) {
-			if !s.elements(elem) {
+			if !s.elementsWith(elem) {
 				return false
 			}
 		} else if !s.value() {
@@ -355,6 +368,14 @@ func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, e
 
 // elements scans the array at s.i, handing each element's span to elem.
 func (s *scanner) elements(elem func(start, end int) bool) bool {
+	return s.elementsWith(func() bool {
+		start := s.i
+		return s.value() && elem(start, s.i)
+	})
+}
+
+// elementsWith scans the array at s.i; scan scans each element at s.i.
+func (s *scanner) elementsWith(scan func() bool) bool {
 	s.i++ // '['
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == ']' {
@@ -363,8 +384,7 @@ func (s *scanner) elements(elem func(start, end int) bool) bool {
 	}
 	for {
 		s.ws()
-		start := s.i
-		if !s.value() || !elem(start, s.i) {
+		if !scan() {
 			return false
 		}
 		s.ws()

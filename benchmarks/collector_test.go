@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +40,8 @@ func collectorN(b *testing.B) int {
 // the counting sink of cmd/e2e (the baseline), analyticstest.Server with its
 // defaults (every check, every message kept), and analyticstest.Server with
 // WithCountsOnly (every check, counts and violations kept). Reported per
-// iteration: s/run (ns/op is one whole run of N), peak-heap-MiB (largest
+// iteration: s/run (ns/op is one whole run of N), cpu-s/run (user+system
+// CPU of the process, client and collector together), peak-heap-MiB (largest
 // HeapInuse sampled every 10 ms during the run, the live heap only; the
 // process's RSS is reported by cmd/e2e -collector) and lost.
 //
@@ -66,14 +68,17 @@ func BenchmarkCollector(b *testing.B) {
 	} {
 		b.Run("collector="+tc.name, func(b *testing.B) {
 			var peak atomic.Uint64
+			var cpu float64
 			for range b.N {
 				b.StopTimer()
 				runtime.GC()
 				url, count, closeSrv := tc.new()
 				stop := sampleHeap(&peak)
+				cpu0 := cpuSeconds()
 				b.StartTimer()
 				lost, err := sendAll(url, n)
 				b.StopTimer()
+				cpu += cpuSeconds() - cpu0
 				stop()
 				if err != nil {
 					closeSrv()
@@ -86,6 +91,7 @@ func BenchmarkCollector(b *testing.B) {
 				closeSrv()
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
+			b.ReportMetric(cpu/float64(b.N), "cpu-s/run")
 			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 			b.ReportMetric(0, "lost")
 		})
@@ -120,6 +126,18 @@ func sendAll(url string, n int) (int64, error) {
 		return failed.Load(), err
 	}
 	return failed.Load(), nil
+}
+
+// cpuSeconds returns the user+system CPU time of this process: client and
+// collector together, which on a loaded machine compares better than wall
+// time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 // sampleHeap records the largest HeapInuse into peak every 10 ms until stop.
