@@ -56,9 +56,10 @@ func deriveID(m map[string]any) (string, error) {
 
 // fields reads the members of one decoded message.
 type fields struct {
-	m    map[string]any
-	used map[string]bool
-	err  error
+	m      map[string]any
+	used   map[string]bool
+	err    error
+	prefix string // of the members' names in errors: "" or "context."
 }
 
 func (f *fields) fail(format string, args ...any) {
@@ -75,7 +76,7 @@ func (f *fields) str(key string) string {
 	}
 	s, isStr := v.(string)
 	if !isStr {
-		f.fail("%s: want a string, got %s", key, kindOf(v))
+		f.fail("%s%s: want a string, got %s", f.prefix, key, kindOf(v))
 	}
 	return s
 }
@@ -88,7 +89,7 @@ func (f *fields) obj(key string) map[string]any {
 	}
 	o, isObj := v.(map[string]any)
 	if !isObj {
-		f.fail("%s: want an object, got %s", key, kindOf(v))
+		f.fail("%s%s: want an object, got %s", f.prefix, key, kindOf(v))
 	}
 	return o
 }
@@ -181,7 +182,7 @@ func toContext(f *fields, c map[string]any) *analytics.Context {
 		return nil
 	}
 	out := &analytics.Context{}
-	sub := fields{m: c, used: map[string]bool{"library": true}}
+	sub := fields{m: c, used: map[string]bool{"library": true}, prefix: "context."}
 	out.IP, out.UserAgent, out.Locale = sub.str("ip"), sub.str("userAgent"), sub.str("locale")
 	out.Timezone, out.GroupID, out.Channel = sub.str("timezone"), sub.str("groupId"), sub.str("channel")
 	for _, b := range []struct {

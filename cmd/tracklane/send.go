@@ -40,7 +40,7 @@ func cmdSend(ctx context.Context, env *environment, args []string) int {
 		prevID    = fs.String("previous-id", "", "alias: the previousId")
 		props     = fs.String("properties", "", "track, page, screen: properties, a JSON object")
 		traits    = fs.String("traits", "", "identify, group: traits, a JSON object")
-		context   = fs.String("context", "", "context, a JSON object")
+		ctxJSON   = fs.String("context", "", "context, a JSON object")
 		integ     = fs.String("integrations", "", "integrations, a JSON object")
 		timeout   = fs.Duration("timeout", 30*time.Second, "give up delivering after this long")
 	)
@@ -81,7 +81,7 @@ func cmdSend(ctx context.Context, env *environment, args []string) int {
 		set("previousId", *prevID)
 		for _, o := range []struct{ flag, key, val string }{
 			{"properties", "properties", *props}, {"traits", "traits", *traits},
-			{"context", "context", *context}, {"integrations", "integrations", *integ},
+			{"context", "context", *ctxJSON}, {"integrations", "integrations", *integ},
 		} {
 			if o.val == "" {
 				continue
