@@ -194,3 +194,29 @@ func FuzzFastPath(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkFastBatch: the Server's checks of one 100-message batch of Order
+// Completed, fast path against the full checks.
+//
+//	go test -run '^$' -bench FastBatch -benchmem .
+func BenchmarkFastBatch(b *testing.B) {
+	base := validBase(b)
+	m := base[len(base)-1]
+	body := []byte(`{"batch":[` + strings.TrimSuffix(strings.Repeat(string(m)+",", 100), ",") + `],"sentAt":"2015-12-10T04:08:32.001Z"}`)
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, _, _, ok := fastBatch(body, MaxBatchBytes); !ok {
+				b.Fatal("not ok")
+			}
+		}
+	})
+	b.Run("full", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if vs, _ := validateBatch(body, MaxBatchBytes); vs != nil {
+				b.Fatal(vs)
+			}
+		}
+	})
+}
