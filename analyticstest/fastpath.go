@@ -350,20 +350,29 @@ func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, e
 		if member != nil && !member(key, start, s.i, k) {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return true
-		default:
-			return false
+		if more, ok := s.next('}'); !more {
+			return ok
 		}
 	}
+}
+
+// next consumes what follows a member or an element: more is true after a
+// comma, false after end (the container's closing byte); ok is false on
+// anything else.
+func (s *scanner) next(end byte) (more, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return true, true
+	case end:
+		s.i++
+		return false, true
+	}
+	return false, false
 }
 
 // elements scans the array at s.i, handing each element's span to elem.
@@ -387,18 +396,8 @@ func (s *scanner) elementsWith(scan func() bool) bool {
 		if !scan() {
 			return false
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return true
-		default:
-			return false
+		if more, ok := s.next(']'); !more {
+			return ok
 		}
 	}
 }

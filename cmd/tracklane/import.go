@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -211,16 +210,17 @@ type importer struct {
 // read queues every line of in after the first skip and reports whether
 // ctx ended first.
 func (im *importer) read(ctx context.Context, c *analytics.Client, in io.Reader, skip int) (interrupted bool) {
-	r := bufio.NewReaderSize(in, 1<<20)
-	for n := 1; ; n++ {
-		line, rerr := r.ReadBytes('\n')
-		if len(line) == 0 && rerr != nil {
-			if !errors.Is(rerr, io.EOF) {
-				im.env.errorf("import: reading input after line %d: %v", n-1, rerr)
-				im.mu.Lock()
-				im.bad++
-				im.mu.Unlock()
-			}
+	lr := newLineReader(in)
+	for {
+		line, n, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if err != nil {
+			im.env.errorf("import: %v", err)
+			im.mu.Lock()
+			im.bad++
+			im.mu.Unlock()
 			return false
 		}
 		if ctx.Err() != nil {
@@ -234,15 +234,13 @@ func (im *importer) read(ctx context.Context, c *analytics.Client, in io.Reader,
 			im.mu.Unlock()
 			continue
 		}
-		im.mu.Unlock()
-		line = bytes.TrimRight(line, "\r\n")
 		if len(bytes.TrimSpace(line)) == 0 {
-			im.mu.Lock()
 			im.blank++
 			im.finishLocked(n)
 			im.mu.Unlock()
 			continue
 		}
+		im.mu.Unlock()
 		if err := im.queue(ctx, c, n, line); err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				im.mu.Lock()
@@ -255,9 +253,6 @@ func (im *importer) read(ctx context.Context, c *analytics.Client, in io.Reader,
 			im.bad++
 			im.finishLocked(n)
 			im.mu.Unlock()
-		}
-		if rerr != nil {
-			return false
 		}
 	}
 }

@@ -51,35 +51,31 @@ func cmdValidate(ctx context.Context, env *environment, args []string) int {
 	}
 	defer func() { _ = c.Close(context.WithoutCancel(ctx)) }()
 
-	r := bufio.NewReaderSize(in, 1<<20)
+	lr := newLineReader(in)
 	lines, bad, violations := 0, 0, 0
-	for n := 1; ; n++ {
+	for {
 		if ctx.Err() != nil {
-			env.errorf("validate: interrupted at line %d", n)
+			env.errorf("validate: interrupted after line %d", lr.n)
 			return exitFailed
 		}
-		line, rerr := r.ReadBytes('\n')
-		if len(line) == 0 && rerr != nil {
-			if !errors.Is(rerr, io.EOF) {
-				env.errorf("validate: reading input after line %d: %v", n-1, rerr)
-				return exitUsage
-			}
+		line, n, err := lr.next()
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(bytes.TrimSpace(line)) > 0 {
-			lines++
-			vs := checkLine(c, line, *raw)
-			if len(vs) > 0 {
-				bad++
-				violations += len(vs)
-				for _, v := range vs {
-					fmt.Fprintf(env.stdout, "line %d: %s\n", n, v)
-				}
-			}
+		if err != nil {
+			env.errorf("validate: %v", err)
+			return exitUsage
 		}
-		if rerr != nil {
-			break
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		lines++
+		if vs := checkLine(c, line, *raw); len(vs) > 0 {
+			bad++
+			violations += len(vs)
+			for _, v := range vs {
+				fmt.Fprintf(env.stdout, "line %d: %s\n", n, v)
+			}
 		}
 	}
 	fmt.Fprintf(env.stdout, "validate: %d message(s), %d valid, %d with %d violation(s)\n", lines, lines-bad, bad, violations)
@@ -126,4 +122,33 @@ func violationText(v analyticstest.Violation) string {
 		s = v.Field + ": " + s
 	}
 	return s
+}
+
+// lineReader reads NDJSON lines, numbered from 1.
+type lineReader struct {
+	r   *bufio.Reader
+	n   int // the number of the last line returned
+	end bool
+}
+
+func newLineReader(in io.Reader) *lineReader { return &lineReader{r: bufio.NewReaderSize(in, 1<<20)} }
+
+// next returns the next line, without its line ending, and its number; the
+// error is io.EOF after the last line, or says what failed reading.
+func (lr *lineReader) next() ([]byte, int, error) {
+	if lr.end {
+		return nil, lr.n, io.EOF
+	}
+	line, err := lr.r.ReadBytes('\n')
+	if err != nil {
+		lr.end = true
+		if !errors.Is(err, io.EOF) {
+			return nil, lr.n, fmt.Errorf("reading input after line %d: %w", lr.n, err)
+		}
+		if len(line) == 0 {
+			return nil, lr.n, io.EOF
+		}
+	}
+	lr.n++
+	return bytes.TrimRight(line, "\r\n"), lr.n, nil
 }
