@@ -43,8 +43,13 @@ was bad or not delivered (or on interrupt), 2 usage errors.
 Resuming: --skip N skips the first N lines. --checkpoint FILE records, about
 once a second and at the end, the number of the last line up to which every
 line was delivered or reported bad, and a later run with the same FILE
-resumes after it (the larger of it and --skip).
+resumes after it (the larger of it and --skip). On an interrupt (Ctrl-C,
+SIGTERM), import stops reading, delivers what is queued for 5 more seconds,
+reports the rest not delivered and saves the checkpoint.
 `
+
+// closeGrace is how long import keeps delivering after an interrupt.
+const closeGrace = 5 * time.Second
 
 func cmdImport(ctx context.Context, env *environment, args []string) int {
 	fs := newFlagSet(env, "import", importSynopsis)
@@ -113,13 +118,14 @@ func cmdImport(ctx context.Context, env *environment, args []string) int {
 	start := time.Now()
 	interrupted := im.read(ctx, c, in, *skip)
 
+	// Close delivers what is queued; an interrupt (before or during it)
+	// leaves it closeGrace more, then what is left is reported not delivered.
 	cctx, cancel := contextWithTimeout(context.WithoutCancel(ctx), *timeout)
-	if interrupted {
-		cancel()
-		cctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	}
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(closeGrace, cancel) })
 	closeErr := c.Close(cctx)
+	stopGrace()
 	cancel()
+	interrupted = interrupted || ctx.Err() != nil
 	stopProgress()
 	elapsed := time.Since(start)
 	im.saveCheckpoint()

@@ -403,3 +403,48 @@ func TestUsage(t *testing.T) {
 		t.Errorf("import help does not explain deduplication:\n%s", r.stderr)
 	}
 }
+
+// TestImportInterrupt: SIGINT while the endpoint hangs: import stops,
+// reports what was not delivered, keeps the checkpoint before it and exits 1.
+func TestImportInterrupt(t *testing.T) {
+	srv := analyticstest.NewServer(key)
+	defer srv.Close()
+	srv.Respond(analyticstest.Hang().Always())
+	ckpt := filepath.Join(t.TempDir(), "ckpt")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "import", "--endpoint", srv.URL, "--checkpoint", ckpt, "--progress", "none", "-")
+	cmd.Env = []string{"SEGMENT_WRITE_KEY=" + key}
+	cmd.Stdin = strings.NewReader(order(1, true) + "\n" + order(2, true) + "\n")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.WaitRequests(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError) //nolint:errorlint // exec returns it unwrapped
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v\n%s", err, errb.String())
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %s after the interrupt", d)
+	}
+	for _, want := range []string{"line 1: not delivered", "line 2: not delivered", "interrupted"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if b, _ := os.ReadFile(ckpt); strings.TrimSpace(string(b)) != "0" {
+		t.Errorf("checkpoint %q, want 0", b)
+	}
+	if strings.Contains(out.String()+errb.String(), key) {
+		t.Error("the write key appears in the output")
+	}
+}
