@@ -145,6 +145,57 @@ func TestFastPathAgreesWithValidate(t *testing.T) {
 	}
 }
 
+// TestFastPathAgreesOnEcommerce changes each property of an Order
+// Completed and of its product: other JSON types, v1 and camelCase names.
+func TestFastPathAgreesOnEcommerce(t *testing.T) {
+	base := validBase(t)
+	var m map[string]any
+	if err := json.Unmarshal(base[len(base)-1], &m); err != nil {
+		t.Fatal(err)
+	}
+	values := []any{"s", 1.5, true, nil, map[string]any{}, []any{}, []any{map[string]any{"type": "t", "value": "v"}}, []any{1}}
+	extraKeys := []string{"orderId", "productId", "id", "sky", "imageUrl", "ImageURL", "orderID", "Total", "custom", "query", "filters", "position"}
+	mutate := func(edit func(props map[string]any)) {
+		var c map[string]any
+		b, _ := json.Marshal(m)
+		_ = json.Unmarshal(b, &c)
+		edit(c["properties"].(map[string]any))
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		agree(t, out)
+	}
+	props := m["properties"].(map[string]any)
+	product := props["products"].([]any)[0].(map[string]any)
+	keys := append(extraKeys, "products")
+	for k := range props {
+		keys = append(keys, k)
+	}
+	pkeys := append([]string(nil), extraKeys...)
+	for k := range product {
+		pkeys = append(pkeys, k)
+	}
+	for _, k := range keys {
+		for _, v := range values {
+			mutate(func(p map[string]any) { p[k] = v })
+		}
+	}
+	for _, k := range pkeys {
+		for _, v := range values {
+			mutate(func(p map[string]any) { p["products"].([]any)[0].(map[string]any)[k] = v })
+		}
+	}
+	for _, ev := range EcommerceEvents() {
+		m["event"] = ev
+		for _, k := range keys {
+			for _, v := range values {
+				mutate(func(p map[string]any) { p[k] = v })
+			}
+		}
+	}
+}
+
 func TestFastBatch(t *testing.T) {
 	base := validBase(t)
 	body := `{"batch":[` + string(base[0]) + `,` + string(base[len(base)-1]) + `],"sentAt":"2015-12-10T04:08:32.001Z","writeKey":"k"}`
