@@ -55,17 +55,22 @@ func fastBatch(body []byte, limit int) (raws []json.RawMessage, infos []msgInfo,
 		// spellings to the full checks.
 		return !strings.EqualFold(string(key), "batch") && !strings.EqualFold(string(key), "sentAt") &&
 			!strings.EqualFold(string(key), "writeKey")
-	}, func(key []byte) bool { return string(key) == "batch" }, func() bool {
-		start := s.i
-		if start >= len(body) || body[start] != '{' {
-			return false
+	}, func(key []byte, k byte) (bool, bool) {
+		if k != '[' || string(key) != "batch" {
+			return false, false
 		}
-		info, good := s.message()
-		if !good || len(raws) == MaxBatchMessages {
-			return false
-		}
-		raws, infos = append(raws, body[start:s.i:s.i]), append(infos, info)
-		return true
+		return true, s.elementsWith(func() bool { // each message scanned once, in place
+			start := s.i
+			if start >= len(body) || body[start] != '{' {
+				return false
+			}
+			info, good := s.message()
+			if !good || len(raws) == MaxBatchMessages {
+				return false
+			}
+			raws, infos = append(raws, body[start:s.i:s.i]), append(infos, info)
+			return true
+		})
 	})
 	s.ws()
 	if !ok || s.i != len(body) || !sawBatch || !sawSentAt || len(raws) == 0 {
@@ -94,7 +99,7 @@ func (s *scanner) message() (msgInfo, bool) {
 	var (
 		info                                    msgInfo
 		userID, anonID, previousID, groupID, ts string
-		hasTS, libOK                            bool
+		hasTS, libOK, propsChecked              bool
 		propsStart, propsEnd                    = -1, -1
 		msg                                     = s.b
 		first                                   = s.i
@@ -144,7 +149,19 @@ func (s *scanner) message() (msgInfo, bool) {
 		sv, isStr := s.str(start, end, k)
 		*target = sv
 		return isStr
-	}, nil, nil)
+	}, func(key []byte, k byte) (bool, bool) {
+		// The properties of an ecommerce track are checked as they are
+		// scanned when type and event came first (as the client writes them).
+		if k != '{' || info.typ != "track" || string(key) != "properties" {
+			return false, false
+		}
+		schema, isEcommerce := ecommerceEvents[info.event]
+		if !isEcommerce {
+			return false, false
+		}
+		propsChecked = true
+		return true, s.members(schema)
+	})
 	if !ok || s.i-first > MaxMessageBytes || !libOK || !hasTS || !checkTime(ts) {
 		return msgInfo{}, false
 	}
@@ -174,7 +191,7 @@ func (s *scanner) message() (msgInfo, bool) {
 		}
 	}
 	if info.typ == "track" {
-		if schema, isEcommerce := ecommerceEvents[info.event]; isEcommerce && propsStart >= 0 {
+		if schema, isEcommerce := ecommerceEvents[info.event]; isEcommerce && propsStart >= 0 && !propsChecked {
 			p := scanner{b: msg[:propsEnd], i: propsStart}
 			if !p.members(schema) {
 				return msgInfo{}, false
@@ -205,10 +222,10 @@ func fastLibrary(msg []byte, start int) bool {
 				version, _ = l.str(vstart, vend, k)
 			}
 			return true
-		}, nil, nil)
+		}, nil)
 		found = good && name != "" && version != ""
 		return true
-	}, nil, nil)
+	}, nil)
 	return found
 }
 
@@ -256,7 +273,7 @@ func (s *scanner) members(schema map[string]kind) bool {
 			})
 		}
 		return false
-	}, nil, nil)
+	}, nil)
 }
 
 // scanner walks JSON text, checking its syntax and that no object has the
@@ -295,11 +312,11 @@ func (s *scanner) str(start, end int, k byte) (string, bool) {
 }
 
 // object scans the object at s.i. member is called for each member with the
-// key (unescaped keys only), the offset where its value starts and the
-// value's first byte, after the value has been scanned; it answers false to
-// stop. When elemsOf(key) is true for a member whose value is an array,
-// elem is called with each element's span instead of scanning it in place.
-func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, elemsOf func(key []byte) bool, elem func() bool) bool {
+// key (unescaped keys only), the span of its value and the value's first
+// byte, after the value has been scanned; it answers false to stop. scanAt,
+// when not nil, is asked first for each member whether it scans the value
+// itself (handled), and if so whether it was good.
+func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, scanAt func(key []byte, k byte) (handled, ok bool)) bool {
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return false
 	}
@@ -340,11 +357,14 @@ func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, e
 			return false
 		}
 		start, k := s.i, s.b[s.i]
-		if k == '[' && elemsOf != nil && elemsOf(key) {
-			if !s.elementsWith(elem) {
-				return false
-			}
-		} else if !s.value() {
+		handled, ok := false, false
+		if scanAt != nil {
+			handled, ok = scanAt(key, k)
+		}
+		if !handled {
+			ok = s.value()
+		}
+		if !ok {
 			return false
 		}
 		if member != nil && !member(key, start, s.i, k) {
@@ -410,7 +430,7 @@ func (s *scanner) value() bool {
 	switch c := s.b[s.i]; {
 	case c == '{':
 		inner := scanner{b: s.b, i: s.i}
-		if !inner.object(nil, nil, nil) {
+		if !inner.object(nil, nil) {
 			return false
 		}
 		s.i = inner.i
