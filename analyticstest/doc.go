@@ -53,10 +53,23 @@
 //		analyticstest.Process().Delay(100*time.Millisecond),   // slow but fine
 //	)
 //
+// Status(503).Always() answers every request from then on (an outage),
+// until ClearFaults or Reset.
+//
 // Messages of a request that failed are never counted as delivered.
 // WaitFor waits for delivered messages and WaitRequests for arriving
 // requests, without sleeping; Close blocks until every request has
 // finished and ends hung ones.
+//
+// # Bulk runs
+//
+// A load test or a backfill of hundreds of thousands of messages needs no
+// option: a body in which the checks find nothing is proven so in one pass
+// over its bytes, and messages are kept as their bytes, decoded when read.
+// To keep memory in the tens of MB, NewServer(key, WithCountsOnly()) and
+// NewRecorder(RecorderCountsOnly()) keep only counts, duplicates (as
+// 16-byte hashes of the messageIds) and violations; every check is still
+// made.
 //
 // # Validation alone
 //

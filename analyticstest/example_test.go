@@ -99,3 +99,47 @@ func ExampleValidate() {
 	// message 0 (track "Product Viewed"): properties.price: ecommerce: want a number, got a string
 	// message 0 (track "Product Viewed"): properties.productId: ecommerce: "productId" is a v1 name; the v2 spec names it product_id
 }
+
+// An outage: every request answers 503 until ClearFaults; the client gives
+// up on the message after its attempts and reports it failed.
+func ExampleFault_Always() {
+	srv := analyticstest.NewServer("test-key")
+	defer srv.Close()
+	srv.Respond(analyticstest.Status(503).Always())
+	client, _ := analytics.New("test-key", analytics.WithEndpoint(srv.URL), analytics.WithLogger(nil),
+		analytics.WithRetry(3, time.Minute), analytics.WithBackoff(time.Millisecond, time.Millisecond))
+	defer client.Close(context.Background())
+
+	checkout(client, "u1")
+	_ = client.Flush(context.Background())
+	fmt.Println("requests:", len(srv.Requests()), "delivered:", srv.Len(), "failed:", client.Stats().Failed)
+
+	srv.ClearFaults() // the outage ends
+	checkout(client, "u2")
+	_ = client.Flush(context.Background())
+	fmt.Println("delivered:", srv.Len())
+	// Output:
+	// requests: 3 delivered: 0 failed: 1
+	// delivered: 1
+}
+
+// For a bulk run, a Server that keeps only counts: every check is still
+// made, duplicates are still counted, memory stays small.
+func ExampleWithCountsOnly() {
+	srv := analyticstest.NewServer("test-key", analyticstest.WithCountsOnly())
+	defer srv.Close()
+	client, _ := analytics.New("test-key", analytics.WithEndpoint(srv.URL))
+	defer client.Close(context.Background())
+
+	ctx := context.Background()
+	for i := range 10_000 {
+		ev := analytics.Track{Event: "Imported", UserID: fmt.Sprint("u", i%100), MessageID: fmt.Sprint("import-", i%5_000)}
+		if err := client.EnqueueContext(ctx, ev); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	_ = client.Flush(ctx)
+	fmt.Println("delivered:", srv.Len(), "duplicates:", srv.Duplicates(), "violations:", len(srv.Violations()), "kept:", len(srv.Messages()))
+	// Output: delivered: 5000 duplicates: 5000 violations: 0 kept: 0
+}

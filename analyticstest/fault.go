@@ -18,6 +18,13 @@ import (
 //		analyticstest.Process().Delay(50*time.Millisecond),
 //	)
 //
+// A Fault made Always serves every request from then on, until
+// Server.ClearFaults or Server.Reset:
+//
+//	srv.Respond(analyticstest.Status(503).Always()) // an outage
+//	...
+//	srv.ClearFaults() // the outage ends
+//
 // The zero Fault is Process().
 type Fault struct {
 	action  action
@@ -25,6 +32,7 @@ type Fault struct {
 	headers [][2]string
 	delay   time.Duration
 	times   int
+	always  bool
 }
 
 type action uint8
@@ -98,5 +106,14 @@ func (f Fault) Delay(d time.Duration) Fault {
 // n below 1 counts as 1.
 func (f Fault) Times(n int) Fault {
 	f.times = max(n, 1)
+	return f
+}
+
+// Always returns f that applies to every request from its turn on,
+// instead of one: an outage or a permanently slow server. Faults queued
+// after it are never reached; Server.ClearFaults or Server.Reset removes it.
+// Always overrides Times.
+func (f Fault) Always() Fault {
+	f.always = true
 	return f
 }

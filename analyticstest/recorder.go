@@ -1,7 +1,6 @@
 package analyticstest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,7 +23,7 @@ import (
 // The zero value is ready to use. A Recorder is safe for concurrent use; all
 // its methods return copies the caller may keep.
 type Recorder struct {
-	store
+	store    // countsOnly is set only by NewRecorder
 	batches  []analytics.Batch
 	attempts []Attempt
 	failures []scripted // scripted results of the next sends, in order
@@ -37,8 +36,28 @@ type Attempt struct {
 	Err   error
 }
 
-// NewRecorder returns an empty Recorder; it is the same as new(Recorder).
-func NewRecorder() *Recorder { return new(Recorder) }
+// RecorderOption configures NewRecorder.
+type RecorderOption func(*Recorder)
+
+// RecorderCountsOnly makes the Recorder keep only counts and violations,
+// for bulk runs: every delivered message is still checked, Len, WaitFor and
+// Violations work as usual, but Messages, Tracks, Last and Batches find
+// nothing and the batches of Attempts carry no messages. Default: off.
+func RecorderCountsOnly() RecorderOption {
+	return func(r *Recorder) { r.countsOnly = true }
+}
+
+// NewRecorder returns an empty Recorder; without options it is the same as
+// new(Recorder). Options that are nil are ignored.
+func NewRecorder(opts ...RecorderOption) *Recorder {
+	r := new(Recorder)
+	for _, o := range opts {
+		if o != nil {
+			o(r)
+		}
+	}
+	return r
+}
 
 // Send records batch (deep-copied) and returns nil, or the next scripted
 // failure, or ctx.Err() when ctx is already done. It implements
@@ -47,9 +66,38 @@ func (r *Recorder) Send(ctx context.Context, batch *analytics.Batch) error {
 	if batch == nil {
 		return fmt.Errorf("analyticstest: Recorder.Send: nil batch")
 	}
-	cp := analytics.Batch{SentAt: batch.SentAt, Attempt: batch.Attempt, Messages: make([]json.RawMessage, len(batch.Messages))}
-	for i, m := range batch.Messages {
-		cp.Messages[i] = bytes.Clone(m)
+	r.mu.Lock()
+	countsOnly := r.countsOnly
+	r.mu.Unlock()
+	cp := analytics.Batch{SentAt: batch.SentAt, Attempt: batch.Attempt}
+	if !countsOnly {
+		// One allocation for the whole batch: the messages share it.
+		size := 0
+		for _, m := range batch.Messages {
+			size += len(m)
+		}
+		buf := make([]byte, 0, size)
+		cp.Messages = make([]json.RawMessage, len(batch.Messages))
+		for i, m := range batch.Messages {
+			buf = append(buf, m...)
+			cp.Messages[i] = buf[len(buf)-len(m) : len(buf) : len(buf)]
+		}
+	}
+	// Check outside the lock: the batch is ours now (or still the
+	// caller's, which Send may read until it returns).
+	infos := make([]msgInfo, len(batch.Messages))
+	var found []Violation
+	for i, raw := range batch.Messages {
+		info, ok := fastMessage(raw)
+		if !ok {
+			vs := Validate(raw)
+			for j := range vs {
+				vs[j].Index = i
+			}
+			found = append(found, vs...)
+			info = infoOf(raw, "")
+		}
+		infos[i] = info
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -68,22 +116,20 @@ func (r *Recorder) Send(ctx context.Context, batch *analytics.Batch) error {
 		r.notifyLocked()
 		return err
 	}
-	r.batches = append(r.batches, cp)
-	if len(cp.Messages) > MaxBatchMessages {
-		r.violations = append(r.violations, Violation{Index: -1, Field: "batch", Rule: RuleBatch,
-			Reason: fmt.Sprintf("batch has %d messages, over %d", len(cp.Messages), MaxBatchMessages)})
+	if !countsOnly {
+		r.batches = append(r.batches, cp)
 	}
-	for i, raw := range cp.Messages {
-		vs := Validate(raw)
-		for j := range vs {
-			vs[j].Index = i
+	if len(batch.Messages) > MaxBatchMessages {
+		r.violations = append(r.violations, Violation{Index: -1, Field: "batch", Rule: RuleBatch,
+			Reason: fmt.Sprintf("batch has %d messages, over %d", len(batch.Messages), MaxBatchMessages)})
+	}
+	r.violations = append(r.violations, found...)
+	for i := range infos {
+		var raw []byte
+		if !countsOnly {
+			raw = cp.Messages[i]
 		}
-		r.violations = append(r.violations, vs...)
-		m, err := DecodeMessage(raw)
-		if err != nil {
-			m = Message{Raw: raw}
-		}
-		r.msgs = append(r.msgs, m)
+		r.addLocked(raw, infos[i])
 	}
 	r.notifyLocked()
 	return nil
@@ -158,7 +204,8 @@ func (r *Recorder) WaitFor(ctx context.Context, n int) error { return r.waitFor(
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.msgs, r.violations, r.batches, r.attempts, r.failures = nil, nil, nil, nil, nil
+	r.resetLocked()
+	r.batches, r.attempts, r.failures = nil, nil, nil
 	r.notifyLocked()
 }
 

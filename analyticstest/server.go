@@ -53,8 +53,8 @@ type Server struct {
 
 	faults   []Fault // queued, one per request
 	requests []Request
-	gen      int             // incremented by Reset
-	seen     map[string]bool // delivered messageIds
+	gen      int   // incremented by Reset
+	seen     idSet // delivered messageIds
 	dups     int
 
 	closing   chan struct{}
@@ -86,6 +86,7 @@ type serverConfig struct {
 	reject       bool
 	bodyLimit    int
 	tooBigStatus int
+	countsOnly   bool
 }
 
 // ServerOption configures NewServer.
@@ -120,6 +121,17 @@ func WithBodyLimit(maxBytes, status int) ServerOption {
 	}
 }
 
+// WithCountsOnly makes the Server keep, of the requests it accepts, only
+// counts and violations, for bulk runs (backfills, load tests): every check
+// is still made, Len, WaitFor, Duplicates and Violations work as usual, and
+// duplicates are still detected (each delivered messageId is kept as a
+// 16-byte hash), but Messages, Tracks and Last find nothing and the Body of
+// Requests is nil. Memory then stays in the tens of MB for millions of
+// messages. Default: off (every message and request body kept).
+func WithCountsOnly() ServerOption {
+	return func(c *serverConfig) { c.countsOnly = true }
+}
+
 // NewServer starts and returns a Server that accepts writeKey, listening on
 // a loopback port. An empty writeKey turns the auth check off. Options that
 // are nil are ignored. Like httptest.NewServer, it panics if it cannot
@@ -128,7 +140,7 @@ func NewServer(writeKey string, opts ...ServerOption) *Server {
 	s := &Server{
 		writeKey: writeKey,
 		cfg:      serverConfig{reject: true, bodyLimit: MaxBatchBytes, tooBigStatus: 400},
-		seen:     map[string]bool{},
+		seen:     newIDSet(),
 		closing:  make(chan struct{}),
 	}
 	for _, o := range opts {
@@ -136,6 +148,7 @@ func NewServer(writeKey string, opts ...ServerOption) *Server {
 			o(&s.cfg)
 		}
 	}
+	s.countsOnly = s.cfg.countsOnly
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -158,8 +171,9 @@ func (s *Server) Close() {
 }
 
 // Respond queues faults for the next requests, after those already
-// queued: each request takes one (a Fault with Times(n) serves n). Requests
-// that find the queue empty are processed normally.
+// queued: each request takes one (a Fault with Times(n) serves n, one
+// made Always serves every request from its turn on). Requests that find
+// the queue empty are processed normally.
 func (s *Server) Respond(faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,15 +183,27 @@ func (s *Server) Respond(faults ...Fault) {
 	}
 }
 
-// Pending returns the number of queued faults not yet used.
+// Pending returns the number of queued faults not yet used; a Fault made
+// Always counts as 1, and those queued after it are not counted.
 func (s *Server) Pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, f := range s.faults {
+		if f.always {
+			return n + 1
+		}
 		n += f.times
 	}
 	return n
+}
+
+// ClearFaults drops every queued fault, Always ones included: the next
+// requests are processed normally. What was recorded stays.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
 }
 
 // Messages returns the delivered messages, decoded, in the order received,
@@ -233,8 +259,9 @@ func (s *Server) WaitFor(ctx context.Context, n int) error { return s.waitFor(ct
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.msgs, s.violations, s.requests, s.faults = nil, nil, nil, nil
-	s.seen, s.dups = map[string]bool{}, 0
+	s.resetLocked()
+	s.requests, s.faults = nil, nil
+	s.seen, s.dups = newIDSet(), 0
 	s.gen++
 	s.notifyLocked()
 }
@@ -256,8 +283,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if known && r.Method == http.MethodPost && len(s.faults) > 0 {
 		f = s.faults[0]
-		if s.faults[0].times--; s.faults[0].times == 0 {
-			s.faults = s.faults[1:]
+		if !f.always { // an Always fault stays at the head of the queue
+			if s.faults[0].times--; s.faults[0].times == 0 {
+				s.faults = s.faults[1:]
+			}
 		}
 	}
 	idx, gen := len(s.requests), s.gen
@@ -292,7 +321,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		limit = MaxMessageBytes
 	}
 	body, readErr := readBody(r, limit)
-	req.Body = body
+	if !s.cfg.countsOnly {
+		req.Body = body
+	}
 	if f.action == actHang || f.delay > 0 {
 		// Read to the end, so that net/http notices a client that gives up.
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
@@ -371,7 +402,14 @@ func readBody(r *http.Request, limit int) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("unsupported Content-Encoding %q", ce)
 	}
-	b, err := io.ReadAll(io.LimitReader(src, int64(limit)+1))
+	// A plain body of known length is read into a buffer of that size, with
+	// room to notice a longer one: the Server keeps it.
+	var buf bytes.Buffer
+	if src == r.Body && r.ContentLength > 0 && r.ContentLength <= int64(limit) {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead free bytes
+	}
+	_, err := buf.ReadFrom(io.LimitReader(src, int64(limit)+1))
+	b := buf.Bytes()
 	if err != nil {
 		return b, fmt.Errorf("reading body: %w", err)
 	}
@@ -415,8 +453,16 @@ func (s *Server) process(r *http.Request, typ string, limit int, body []byte, re
 
 	var vs []Violation
 	var raws []json.RawMessage
+	var infos []msgInfo
 	var writeKey *string
+	fast := false
 	if typ == "" {
+		raws, infos, writeKey, fast = fastBatch(body, limit)
+	}
+	switch {
+	case fast:
+		// Nothing to report (see fastpath.go); raws share body.
+	case typ == "":
 		var bb *batchBody
 		vs, bb = validateBatch(body, limit)
 		if bb == nil {
@@ -424,7 +470,7 @@ func (s *Server) process(r *http.Request, typ string, limit int, body []byte, re
 			return http.StatusBadRequest, "invalid_json", vs[0].Reason, 0
 		}
 		raws, writeKey = bb.Batch, bb.WriteKey
-	} else {
+	default:
 		if !json.Valid(body) {
 			return hard(http.StatusBadRequest, "invalid_json", Violation{Rule: RuleJSON, Reason: "body is not valid JSON"})
 		}
@@ -454,32 +500,24 @@ func (s *Server) process(r *http.Request, typ string, limit int, body []byte, re
 		return http.StatusBadRequest, "invalid_request", vs[0].String(), 0
 	}
 
-	msgs := make([]Message, 0, len(raws))
-	for _, raw := range raws {
-		m, err := DecodeMessage(raw)
-		if err != nil {
-			m = Message{Raw: bytes.Clone(raw)}
+	if !fast {
+		infos = make([]msgInfo, len(raws))
+		for i, raw := range raws {
+			infos[i] = infoOf(raw, typ)
 		}
-		if m.Type == "" {
-			m.Type = typ
-		}
-		msgs = append(msgs, m)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.violations = append(s.violations, vs...)
-	for _, m := range msgs {
-		if m.MessageID != "" {
-			if s.seen[m.MessageID] {
-				s.dups++
-				continue
-			}
-			s.seen[m.MessageID] = true
+	for i, raw := range raws {
+		if id := infos[i].id; id != "" && !s.seen.add(id) {
+			s.dups++
+			continue
 		}
-		s.msgs = append(s.msgs, m)
+		s.addLocked(raw, infos[i])
 	}
 	s.notifyLocked()
-	return http.StatusOK, "", "", len(msgs)
+	return http.StatusOK, "", "", len(raws)
 }
 
 func (s *Server) addViolations(vs ...Violation) {

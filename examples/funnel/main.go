@@ -96,12 +96,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return simulate(ctx, cfg, stdout, stderr)
 }
 
-// Back-pressure: Enqueue never blocks and refuses with ErrQueueFull past
-// the queue bound. A producer faster than the network waits for delivery
-// (Flush) when this many messages are outstanding.
+// Back-pressure: the simulation produces events faster than any network
+// takes them, so it queues them with EnqueueContext, which waits for room
+// when the queue is at its bound (Enqueue, for request handlers, never
+// waits and refuses with ErrQueueFull instead).
 const (
-	maxQueue  = 100_000
-	highWater = maxQueue / 2
 	// The embedded collector keeps every request and message in memory; every
 	// drainEvery messages the run flushes, counts what it received and resets
 	// it, so long runs stay bounded. (Reset also drops scripted faults.)
@@ -126,9 +125,11 @@ func (d *delivered) report(rep analytics.Report) {
 			if r, ok := d.sent[m.MessageID]; ok {
 				d.tally.add(r)
 			}
-		case analytics.Failed, analytics.Refused:
+		case analytics.Failed:
 			d.failed++
 			d.reasons[fmt.Sprint(rep.Err)]++
+		case analytics.Refused:
+			continue // EnqueueContext returned it too; the loop counts it
 		}
 		delete(d.sent, m.MessageID) // it has its outcome: keep memory bounded
 	}
@@ -150,7 +151,6 @@ func simulate(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	d := &delivered{sent: make(map[string]record), tally: newTally(), reasons: make(map[string]int)}
 	opts := append([]analytics.Option{
 		analytics.WithEndpoint(dest),
-		analytics.WithMaxQueue(maxQueue, 64<<20),
 		analytics.WithDeliveryCallback(d.report),
 		analytics.WithDefaultContext(&analytics.Context{Channel: "server"}),
 	}, cfg.clientOpts...)
@@ -200,25 +200,30 @@ func simulate(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		every = time.Second
 	}
 	lastReport, reported := start, false
-	enqueued, drained := 0, 0
+	enqueued, drained, refused := 0, 0, 0
+shoppers:
 	for n := range cfg.shoppers {
 		for _, s := range shopper(rng, n) {
 			s.ev.MessageID = newMessageID()
 			d.mu.Lock()
 			d.sent[s.ev.MessageID] = s.rec
 			d.mu.Unlock()
-			switch {
-			case srv != nil && enqueued-drained >= drainEvery:
+			if srv != nil && enqueued-drained >= drainEvery {
 				// Flush returns when every message enqueued so far has its
 				// outcome: no request is in flight while the collector is reset.
 				flush()
 				drain()
 				drained = enqueued
-			case enqueued%1000 == 0 && client.Stats().Queued >= highWater:
-				flush()
 			}
-			if err := client.Enqueue(s.ev); err != nil {
+			if err := client.EnqueueContext(ctx, s.ev); err != nil {
+				refused++
+				d.mu.Lock()
+				delete(d.sent, s.ev.MessageID)
+				d.mu.Unlock()
 				fmt.Fprintln(stderr, "funnel: enqueue:", err)
+				if ctx.Err() != nil {
+					break shoppers // interrupted: stop producing, then close with what was queued
+				}
 				continue
 			}
 			expected.add(s.rec)
@@ -265,8 +270,8 @@ func simulate(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "           batches %d, retries %d, rate-limited %d\n", st.Batches, st.Retries, st.RateLimited)
 
 	var lost []string
-	if st.Failed+st.Refused > 0 {
-		lost = append(lost, fmt.Sprintf("%d failed and %d refused by the client", st.Failed, st.Refused))
+	if st.Failed > 0 || refused > 0 {
+		lost = append(lost, fmt.Sprintf("%d failed and %d refused by the client", st.Failed, refused))
 	}
 	if nReceived != enqueued {
 		lost = append(lost, fmt.Sprintf("%d sent but %d received", enqueued, nReceived))

@@ -186,6 +186,21 @@ func TestFunnelCollectorViolationsFail(t *testing.T) {
 	assert.Contains(t, out.String(), "violations")
 }
 
+// TestFunnelTinyQueueLosesNothing: with a queue of 20 messages the
+// producer outruns the client all the time; EnqueueContext waits for room,
+// so every message still arrives.
+func TestFunnelTinyQueueLosesNothing(t *testing.T) {
+	srv := analyticstest.NewServer("funnel-demo-write-key")
+	defer srv.Close()
+	var out, errb bytes.Buffer
+	code := simulate(t.Context(), config{shoppers: 300, seed: 9, timeout: time.Minute, collector: srv,
+		clientOpts: []analytics.Option{analytics.WithMaxQueue(20, 1<<20), analytics.WithBatchSize(10)}}, &out, &errb)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	_, n := expectedSummary(300, 9)
+	assert.Contains(t, out.String(), fmt.Sprintf("collector: %d messages received, 0 violations, 0 duplicates", n))
+	assert.Contains(t, out.String(), fmt.Sprintf("result:    OK: all %d messages sent were received", n))
+}
+
 func TestDollars(t *testing.T) {
 	for cents, want := range map[int64]string{
 		0: "$0.00", 5: "$0.05", 199: "$1.99", 100000: "$1,000.00", 123456789: "$1,234,567.89", -250: "-$2.50",

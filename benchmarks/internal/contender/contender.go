@@ -26,9 +26,14 @@ const (
 	PostHogGo     = "posthog-go"
 	Tracklane     = "tracklane"
 	TracklaneGzip = "tracklane-gzip"
+	// TracklaneWait enqueues with EnqueueContext, which waits for room
+	// instead of refusing with ErrQueueFull: the blocking producer of a
+	// backfill, against analytics-go's blocking Enqueue.
+	TracklaneWait = "tracklane-enqueuectx"
 )
 
-// Names lists every contender, baseline first.
+// Names lists every contender of the default runs, baseline first
+// (TracklaneWait runs when named with -sdks).
 var Names = []string{AnalyticsGo, PostHogGo, Tracklane, TracklaneGzip}
 
 // Counters is what an SDK told us through its callback.
@@ -57,6 +62,12 @@ func New(name, baseURL string, c *Counters) (Client, error) {
 	switch name {
 	case Tracklane, TracklaneGzip:
 		return newTracklane(baseURL, name == TracklaneGzip, c)
+	case TracklaneWait:
+		t, err := newTracklane(baseURL, false, c)
+		if err != nil {
+			return nil, err
+		}
+		return &tracklaneWait{t}, nil
 	case AnalyticsGo:
 		cl, err := segment.NewWithConfig("write-key", segment.Config{
 			Endpoint: baseURL,
@@ -128,6 +139,17 @@ func (t *tracklaneClient) Send(wait bool) (int, error) {
 }
 
 func (t *tracklaneClient) Close(ctx context.Context) error { return t.c.Close(ctx) }
+
+// tracklaneWait sends with EnqueueContext: it waits inside the client when
+// the queue is full, as analytics-go's Enqueue blocks (waits counts none).
+type tracklaneWait struct{ *tracklaneClient }
+
+func (t *tracklaneWait) Send(wait bool) (int, error) {
+	if !wait {
+		return t.tracklaneClient.Send(false)
+	}
+	return 0, t.c.EnqueueContext(context.Background(), workload.Tracklane())
+}
 
 func (t *tracklaneClient) Stats() map[string]uint64 {
 	s := t.c.Stats()
