@@ -1,0 +1,91 @@
+package journal
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// FS is the file system the journal uses: exactly the operations it
+// performs, so that a test can fail or crash any one of them. Paths are
+// those the journal builds with filepath.Join from Open's dir.
+type FS interface {
+	// MkdirAll creates a directory and its parents, like os.MkdirAll.
+	MkdirAll(dir string, perm fs.FileMode) error
+	// Lock takes an exclusive lock on the file name (creating it), held
+	// until the returned Closer is closed or the process dies. It returns
+	// an error wrapping ErrLocked when another holder has it, and one
+	// wrapping ErrUnsupported where locking is not available.
+	Lock(name string) (io.Closer, error)
+	// ReadDir lists the names in dir (no order required).
+	ReadDir(dir string) ([]string, error)
+	// ReadFile returns the whole content of a file, like os.ReadFile.
+	ReadFile(name string) ([]byte, error)
+	// OpenFile opens a file for writing, like os.OpenFile (the journal
+	// passes os.O_WRONLY|os.O_APPEND|os.O_CREATE, with os.O_EXCL for new
+	// segments).
+	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
+	// Remove removes a file, like os.Remove.
+	Remove(name string) error
+	// SyncDir makes the creation and removal of files in dir durable
+	// (fsync of the directory).
+	SyncDir(dir string) error
+}
+
+// File is an open journal file.
+type File interface {
+	// Write appends p with one write call, like (*os.File).Write.
+	Write(p []byte) (int, error)
+	// Truncate cuts the file to size bytes.
+	Truncate(size int64) error
+	// Sync makes the written bytes durable (fsync).
+	Sync() error
+	// Close closes the file.
+	Close() error
+}
+
+// osFS is the real file system.
+type osFS struct{}
+
+func (osFS) MkdirAll(dir string, perm fs.FileMode) error { return os.MkdirAll(dir, perm) }
+
+func (osFS) Lock(name string) (io.Closer, error) { return lockFile(name) }
+
+func (osFS) ReadDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
+
+func (osFS) ReadFile(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Clean(name))
+}
+
+func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	f, err := os.OpenFile(filepath.Clean(name), flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (osFS) Remove(name string) error { return os.Remove(name) }
+
+func (osFS) SyncDir(dir string) error {
+	d, err := os.Open(filepath.Clean(dir))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
