@@ -105,7 +105,8 @@ type Record struct {
 type Loss struct {
 	File      string // path of the segment
 	Offset    int64  // where the damaged bytes start
-	Len       int    // how many bytes are damaged
+	Len       int    // how many bytes are damaged (the whole run, when it held several records)
+	Seq       uint64 // the record's sequence number, when known (0 in a damaged tail)
 	MessageID string // the "messageId" found in the damaged bytes, or ""
 	Err       error  // wraps ErrCorrupt, or ErrTorn for a write cut short by a crash
 }
@@ -310,13 +311,21 @@ func (l *Log) recoverSegment(id, limit uint64, hasAcks bool, rep *Replay) (*segm
 	}
 	seg := &segment{id: id, size: int64(len(b))}
 	frames, bad := scan(b)
+	lost := lossFinder{path: path, b: b, acked: acked, prev: id - 1, rep: rep}
 	last := uint64(0)
 	for _, f := range frames {
+		for len(bad) > 0 && bad[0].off < f.off {
+			lost.pending = append(lost.pending, bad[0])
+			bad = bad[1:]
+		}
 		if f.kind != kindData || f.seq < id || f.seq >= limit || (last != 0 && f.seq <= last) {
-			bad = append(bad, damage{off: f.off, n: headerSize + len(f.body)})
+			// Valid bytes out of place (not written by this journal):
+			// count them as a damaged record.
+			lost.pending = append(lost.pending, damage{off: f.off, n: headerSize + len(f.body)})
 			continue
 		}
-		last = f.seq
+		lost.report(f.seq, true)
+		last, lost.prev = f.seq, f.seq
 		if acked[f.seq] {
 			continue
 		}
@@ -328,26 +337,88 @@ func (l *Log) recoverSegment(id, limit uint64, hasAcks bool, rep *Replay) (*segm
 		l.unacked += int64(size)
 		rep.Records = append(rep.Records, Record{Seq: f.seq, Data: f.body})
 	}
-	sort.Slice(bad, func(i, j int) bool { return bad[i].off < bad[j].off })
-	for _, d := range bad {
-		if d.hasSeq && acked[d.seq] {
+	lost.pending = append(lost.pending, bad...)
+	lost.report(0, false)
+	return seg, last, nil
+}
+
+// lossFinder reports the records lost in the damaged runs of a segment.
+type lossFinder struct {
+	path    string
+	b       []byte
+	acked   map[uint64]bool
+	prev    uint64   // sequence number of the last valid record (the segment id - 1 before the first)
+	pending []damage // damaged pieces since that record
+	rep     *Replay
+}
+
+// report reports the pending damage, found before the valid record next
+// (known) or at the end of the segment (!known). Sequence numbers grow by
+// one per record within a segment, so the records lost between two valid
+// ones are exactly the numbers between them that have no acknowledgement;
+// at the end, each damaged piece (split at every magic and every
+// messageId) counts as one record.
+func (f *lossFinder) report(next uint64, known bool) {
+	pending := f.pending
+	f.pending = nil
+	if len(pending) == 0 && (!known || next == f.prev+1) {
+		return
+	}
+	off := int64(len(f.b))
+	end := off
+	if len(pending) > 0 {
+		off = int64(pending[0].off)
+		last := pending[len(pending)-1]
+		end = int64(last.off + last.n)
+	}
+	var ids []string
+	for _, d := range pending {
+		ids = append(ids, messageIDs(f.b[d.off:d.off+d.n])...)
+	}
+	if known && next > f.prev && next-f.prev-1 <= uint64(end-off)/headerSize+1 {
+		var missing []uint64
+		for s := f.prev + 1; s < next; s++ {
+			if !f.acked[s] {
+				missing = append(missing, s)
+			}
+		}
+		// One damaged piece per lost record: each is reported with its own
+		// place and messageId; else the whole run is, with the ids when
+		// they pair up one to one.
+		perPiece := len(pending) == len(missing)
+		for i, s := range missing {
+			loss := Loss{File: f.path, Offset: off, Len: int(end - off), Seq: s}
+			if perPiece {
+				loss.Offset, loss.Len = int64(pending[i].off), pending[i].n
+				if mids := messageIDs(f.b[pending[i].off : pending[i].off+pending[i].n]); len(mids) == 1 {
+					loss.MessageID = mids[0]
+				}
+			} else if len(ids) == len(missing) {
+				loss.MessageID = ids[i]
+			}
+			loss.Err = fmt.Errorf("%w: %s offset %d: %d damaged bytes hold record %d", ErrCorrupt, f.path, loss.Offset, loss.Len, s)
+			f.rep.Lost = append(f.rep.Lost, loss)
+		}
+		return
+	}
+	for _, d := range pending {
+		if d.hasSeq && f.acked[d.seq] {
 			continue // a delivered record: nothing is lost
 		}
-		err := fmt.Errorf("%w: %s offset %d: %d bytes fail their checksum", ErrCorrupt, path, d.off, d.n)
+		err := fmt.Errorf("%w: %s offset %d: %d bytes fail their checksum", ErrCorrupt, f.path, d.off, d.n)
 		if d.torn {
-			err = fmt.Errorf("%w: %s offset %d: the last %d bytes are an incomplete record", ErrTorn, path, d.off, d.n)
+			err = fmt.Errorf("%w: %s offset %d: the last %d bytes are an incomplete record", ErrTorn, f.path, d.off, d.n)
 		}
-		loss := Loss{File: path, Offset: int64(d.off), Len: d.n, Err: err}
-		mids := messageIDs(b[d.off : d.off+d.n])
+		loss := Loss{File: f.path, Offset: int64(d.off), Len: d.n, Err: err}
+		mids := messageIDs(f.b[d.off : d.off+d.n])
 		if len(mids) == 0 {
-			rep.Lost = append(rep.Lost, loss)
+			f.rep.Lost = append(f.rep.Lost, loss)
 		}
 		for _, m := range mids {
 			loss.MessageID = m
-			rep.Lost = append(rep.Lost, loss)
+			f.rep.Lost = append(f.rep.Lost, loss)
 		}
 	}
-	return seg, last, nil
 }
 
 func leUint64(b []byte) uint64 {

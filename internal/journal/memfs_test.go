@@ -26,8 +26,8 @@ type memFS struct {
 	durable map[string]*inode // the namespace as of the last SyncDir
 	locks   map[string]bool
 	ops     int
-	crashAt int       // crash at this operation (1-based); 0: never
-	torn    tornMode  // what a Write that crashes leaves
+	crashAt int      // crash at this operation (1-based); 0: never
+	torn    tornMode // what a Write that crashes leaves
 	crashed bool
 	fail    func(op, name string) error // injected faults; nil: none
 	trace   []string
@@ -296,5 +296,7 @@ type partialError struct {
 	err error
 }
 
-func (e *partialError) Error() string { return fmt.Sprintf("partial write of %d bytes: %v", e.n, e.err) }
+func (e *partialError) Error() string {
+	return fmt.Sprintf("partial write of %d bytes: %v", e.n, e.err)
+}
 func (e *partialError) Unwrap() error { return e.err }
