@@ -10,12 +10,12 @@ import (
 const testDir = "/j"
 
 func payload(id int) []byte {
-	return fmt.Appendf(nil, `{"messageId":"m-%04d","event":"Order Completed","pad":"%s"}`, id, strings.Repeat("x", id%40))
+	return fmt.Appendf(nil, `{"messageId":"m-%d","event":"Order Completed","pad":"%s"}`, id, strings.Repeat("x", id%40))
 }
 
 func parsePayload(b []byte) (int, error) {
 	var id int
-	if _, err := fmt.Sscanf(string(b), `{"messageId":"m-%04d"`, &id); err != nil {
+	if _, err := fmt.Sscanf(string(b), `{"messageId":"m-%d"`, &id); err != nil {
 		return 0, fmt.Errorf("record %q is not a payload: %w", b, err)
 	}
 	if string(payload(id)) != string(b) {
@@ -186,7 +186,7 @@ func check(t *testing.T, fsys *memFS, tr *tracker, machine bool, what string) (d
 			t.Fatalf("%s: unexpected loss %+v", what, loss)
 		}
 		var id int
-		if _, err := fmt.Sscanf(loss.MessageID, "m-%04d", &id); err == nil && tr.returned[id] && !tr.ackCalled[id] {
+		if _, err := fmt.Sscanf(loss.MessageID, "m-%d", &id); err == nil && tr.returned[id] && !tr.ackCalled[id] {
 			t.Fatalf("%s: accepted record %d reported torn", what, id)
 		}
 	}

@@ -576,12 +576,12 @@ func appendUint64(b []byte, v uint64) []byte {
 }
 
 // writeAck writes one ack frame for the sequence numbers in body to s's
-// ack file, or dooms s when nothing in it waits any more (its removal
-// acknowledges everything). Called with l.mu held.
+// ack file, and dooms s when nothing in it waits any more. The frame is
+// written even then, so that a crash before Sync removes the segment
+// replays nothing. Called with l.mu held.
 func (l *Log) writeAck(s *segment, body []byte) error {
 	if s.live == 0 && s != l.active {
-		l.doom(s)
-		return nil
+		defer l.doom(s)
 	}
 	if s.ack == nil {
 		path := l.ackPath(s.id)
