@@ -92,8 +92,11 @@ type damage struct {
 // valid frame; each magic inside a damaged run starts a damage entry of its
 // own, so a run spanning several records reports each of them.
 func scan(b []byte) (frames []frame, bad []damage) {
+	// Segments are preallocated: the zeros after the last frame are free
+	// space, not damage.
+	tail := len(bytes.TrimRight(b, "\x00"))
 	off := 0
-	for off < len(b) {
+	for off < tail {
 		if f, ok := parseAt(b, off); ok {
 			frames = append(frames, f)
 			off += headerSize + len(f.body)
@@ -101,9 +104,9 @@ func scan(b []byte) (frames []frame, bad []damage) {
 		}
 		// Find the next valid frame; note the candidate starts on the way.
 		starts := []int{off}
-		next := len(b)
-		for p := off + 1; p < len(b); {
-			i := bytes.Index(b[p:], magic)
+		next := tail
+		for p := off + 1; p < tail; {
+			i := bytes.Index(b[p:tail], magic)
 			if i < 0 {
 				break
 			}
@@ -120,27 +123,26 @@ func scan(b []byte) (frames []frame, bad []damage) {
 			if i+1 < len(starts) {
 				end = starts[i+1]
 			}
-			bad = append(bad, classify(b, s, end))
+			bad = append(bad, classify(b, s, end, end == tail))
 		}
 		off = next
 	}
 	return frames, bad
 }
 
-// classify describes the damaged run b[s:end].
-func classify(b []byte, s, end int) damage {
+// classify describes the damaged run b[s:end]; atTail: nothing but zeros
+// follows it.
+func classify(b []byte, s, end int, atTail bool) damage {
 	d := damage{off: s, n: end - s}
 	h := b[s:end]
-	if len(h) >= 4 && bytes.Equal(h[:4], magic) {
-		if len(h) >= 20 && h[4] == kindData {
-			d.seq, d.hasSeq = binary.LittleEndian.Uint64(h[12:]), true
-		}
-		if end == len(b) {
-			// A header cut short, or a length reaching past the end.
-			d.torn = len(h) < headerSize || int64(binary.LittleEndian.Uint32(h[8:]))+headerSize > int64(len(h))
-		}
-	} else if end == len(b) && len(bytes.Trim(h, "\x00")) == 0 {
-		d.torn = true // zeros past the last write (a machine crash)
+	hasMagic := len(h) >= 4 && bytes.Equal(h[:4], magic)
+	if hasMagic && len(h) >= 20 && h[4] == kindData {
+		d.seq, d.hasSeq = binary.LittleEndian.Uint64(h[12:]), true
+	}
+	if atTail {
+		// A frame cut short by a crash during its write: its header is
+		// incomplete, or its length reaches past the last byte written.
+		d.torn = len(h) < headerSize || (hasMagic && int64(binary.LittleEndian.Uint32(h[8:]))+headerSize > int64(len(h)))
 	}
 	return d
 }

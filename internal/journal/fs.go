@@ -22,12 +22,17 @@ type FS interface {
 	ReadDir(dir string) ([]string, error)
 	// ReadFile returns the whole content of a file, like os.ReadFile.
 	ReadFile(name string) ([]byte, error)
-	// OpenFile opens a file for writing, like os.OpenFile (the journal
-	// passes os.O_WRONLY|os.O_APPEND|os.O_CREATE, with os.O_EXCL for new
-	// segments).
+	// OpenFile opens an ack file for appending, like os.OpenFile (the
+	// journal passes os.O_WRONLY|os.O_APPEND|os.O_CREATE).
 	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
+	// CreateSegment creates the file name, which must not exist, with
+	// size bytes allocated on disk (zeros), open for WriteAt. A full disk
+	// is an error here.
+	CreateSegment(name string, size int64) (Segment, error)
 	// Remove removes a file, like os.Remove.
 	Remove(name string) error
+	// Rename renames a file, like os.Rename.
+	Rename(oldname, newname string) error
 	// SyncDir makes the creation and removal of files in dir durable
 	// (fsync of the directory).
 	SyncDir(dir string) error
@@ -42,6 +47,18 @@ type File interface {
 	// Sync makes the written bytes durable (fsync).
 	Sync() error
 	// Close closes the file.
+	Close() error
+}
+
+// Segment is a segment file open for writing, preallocated.
+type Segment interface {
+	// WriteAt writes p at off (within the preallocated size) so that a
+	// crash of the process after it returns cannot lose it. An error may
+	// leave part of p written.
+	WriteAt(p []byte, off int64) error
+	// Sync makes what was written durable.
+	Sync() error
+	// Close releases the file.
 	Close() error
 }
 
@@ -76,7 +93,13 @@ func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	return f, nil
 }
 
+func (osFS) CreateSegment(name string, size int64) (Segment, error) {
+	return createSegment(filepath.Clean(name), size)
+}
+
 func (osFS) Remove(name string) error { return os.Remove(name) }
+
+func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
 
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(filepath.Clean(dir))

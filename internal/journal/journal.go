@@ -7,7 +7,9 @@
 // # Guarantees
 //
 //   - A crash of the process (even SIGKILL) loses no record whose Append
-//     returned: Append writes it with one write(2) call.
+//     returned: Append copies it into a shared memory mapping of the
+//     segment file, that is into the kernel's page cache, which outlives
+//     the process exactly as a write(2) does, without a system call.
 //   - A crash of the machine loses at most the records appended since the
 //     start of the last Sync that returned nil (and may replay records
 //     acknowledged since then).
@@ -20,7 +22,9 @@
 // # Files
 //
 // The directory holds a lock file (LOCK) and segments. A segment is a log
-// seg-<id>.log of data frames and, once a record in it is acknowledged, an
+// seg-<id>.log of data frames (preallocated to its full size, so that a
+// full disk is an error at its creation, never a fault while mapped; the
+// zeros after the last frame are free space) and, once a record in it is acknowledged, an
 // ack file seg-<id>.ack of ack frames listing sequence numbers. A segment's
 // id is the sequence number of its first record. Sequence numbers grow by
 // one per record and start each run above every number on disk and above
@@ -140,11 +144,13 @@ type Log struct {
 	dirDirty bool       // a file was created since the last Sync
 	closed   bool
 	buf      []byte
+	spare    Segment // a preallocated segment made by Sync, renamed by rotate
 }
 
 type segment struct {
 	id       uint64
-	log      File // write handle of the active segment, until Sync closes it
+	log      Segment // write mapping of the active segment, until Sync closes it
+	capacity int64   // its size on disk (preallocated)
 	ack      File // ack file, opened at the first acknowledgement
 	size     int64
 	seqs     []uint64 // records in this segment, ascending
@@ -158,6 +164,7 @@ type segment struct {
 
 const (
 	lockName  = "LOCK"
+	spareName = "spare.tmp"
 	segPrefix = "seg-"
 	logSuffix = ".log"
 	ackSuffix = ".ack"
@@ -427,8 +434,9 @@ func leUint64(b []byte) uint64 {
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
-// Append writes data as a new record, with one write call, before it
-// returns, and returns its sequence number. It fails with ErrFull (saying
+// Append writes data as a new record into the segment's shared memory
+// mapping (the kernel's page cache: a crash of the process cannot lose it)
+// before it returns, and returns its sequence number. It fails with ErrFull (saying
 // the bound) when the record would take the bytes waiting for an
 // acknowledgement past MaxBytes, ErrTooLarge when it never could,
 // ErrClosed after Close, and ErrIO, naming the file, when the write fails
@@ -447,27 +455,25 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	if l.unacked+size > l.maxBytes {
 		return 0, fmt.Errorf("%w: %d bytes in %s wait for an acknowledgement, MaxBytes is %d", ErrFull, l.unacked, l.dir, l.maxBytes)
 	}
-	if a := l.active; a == nil || a.broken || a.size >= l.segBytes {
-		if err := l.rotate(); err != nil {
+	if a := l.active; a == nil || a.broken || a.size+size > a.capacity {
+		if err := l.rotate(size); err != nil {
 			return 0, err
 		}
 	}
 	a := l.active
 	seq := l.next
 	l.buf = appendFrame(l.buf[:0], kindData, seq, data)
-	n, err := a.log.Write(l.buf)
+	err := a.log.WriteAt(l.buf, a.size)
 	if cap(l.buf) > 1<<20 {
 		l.buf = nil
 	}
 	if err != nil {
-		path := l.logPath(a.id)
-		if n > 0 {
-			if terr := a.log.Truncate(a.size); terr != nil {
-				a.broken = true // the next Append begins a new segment
-			}
-		}
+		// What was written of the frame cannot be trusted to be cut off:
+		// the next Append begins a new segment, and recovery reports these
+		// bytes as a torn record (this Append did not return it).
+		a.broken = true
 		a.logDirty = true
-		return 0, ioErr("write", path, err)
+		return 0, ioErr("write", l.logPath(a.id), err)
 	}
 	l.next++
 	a.size += size
@@ -480,9 +486,9 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	return seq, nil
 }
 
-// rotate begins a new segment; the old one keeps its handle until Sync
-// has fsynced it. Called with l.mu held.
-func (l *Log) rotate() error {
+// rotate begins a new segment with room for at least need bytes; the old
+// one keeps its mapping until Sync has synced it. Called with l.mu held.
+func (l *Log) rotate(need int64) error {
 	if old := l.active; old != nil {
 		l.active = nil
 		if old.live == 0 {
@@ -491,14 +497,25 @@ func (l *Log) rotate() error {
 	}
 	id := l.next
 	path := l.logPath(id)
-	f, err := l.fs.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			l.next++ // never reuse a name, whatever holds it
+	capacity := max(l.segBytes, need)
+	var f Segment
+	if sp := l.spare; sp != nil && need <= l.segBytes {
+		l.spare = nil
+		if err := l.fs.Rename(filepath.Join(l.dir, spareName), path); err == nil {
+			f = sp
+		} else {
+			_ = sp.Close() // made again by the next Sync
 		}
-		return ioErr("create", path, err)
 	}
-	seg := &segment{id: id, log: f}
+	if f == nil {
+		var err error
+		f, err = l.fs.CreateSegment(path, capacity)
+		if err != nil {
+			l.next++ // never reuse a name, whatever holds it
+			return ioErr("create", path, err)
+		}
+	}
+	seg := &segment{id: id, log: f, capacity: capacity}
 	l.segs = append(l.segs, seg)
 	l.active = seg
 	l.dirDirty = true
@@ -612,7 +629,7 @@ func (l *Log) Sync() error {
 }
 
 type syncJob struct {
-	f    File
+	f    interface{ Sync() error }
 	path string
 }
 
@@ -662,6 +679,9 @@ func (l *Log) sync() error {
 	}
 	l.mu.Unlock()
 
+	if err := l.makeSpare(); err != nil {
+		errs = append(errs, err)
+	}
 	var failed []*segment
 	for _, s := range doomed {
 		if err := l.remove(s); err != nil {
@@ -675,6 +695,29 @@ func (l *Log) sync() error {
 		l.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// makeSpare preallocates the next segment, outside l.mu, so that the
+// Append that begins a segment only renames it. Called with l.syncMu held.
+func (l *Log) makeSpare() error {
+	l.mu.Lock()
+	need := l.spare == nil && !l.closed
+	l.mu.Unlock()
+	if !need {
+		return nil
+	}
+	path := filepath.Join(l.dir, spareName)
+	if err := l.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return ioErr("remove", path, err)
+	}
+	sp, err := l.fs.CreateSegment(path, l.segBytes)
+	if err != nil {
+		return ioErr("create", path, err)
+	}
+	l.mu.Lock()
+	l.spare = sp
+	l.mu.Unlock()
+	return nil
 }
 
 // remove closes and removes a finished segment: the log first, so that a
@@ -718,20 +761,32 @@ func (l *Log) Close() error {
 	errs := []error{l.sync()}
 	l.mu.Lock()
 	for _, s := range l.segs {
-		for _, f := range []struct {
-			f    File
-			path string
-		}{{s.log, l.logPath(s.id)}, {s.ack, l.ackPath(s.id)}} {
-			if f.f != nil {
-				if err := f.f.Close(); err != nil {
-					errs = append(errs, ioErr("close", f.path, err))
-				}
+		if s.log != nil {
+			if err := s.log.Close(); err != nil {
+				errs = append(errs, ioErr("close", l.logPath(s.id), err))
+			}
+		}
+		if s.ack != nil {
+			if err := s.ack.Close(); err != nil {
+				errs = append(errs, ioErr("close", l.ackPath(s.id), err))
 			}
 		}
 		s.log, s.ack = nil, nil
 	}
 	l.active = nil
+	sp := l.spare
+	l.spare = nil
 	l.mu.Unlock()
+	path := filepath.Join(l.dir, spareName)
+	if sp != nil {
+		if err := sp.Close(); err != nil {
+			errs = append(errs, ioErr("close", path, err))
+		}
+	}
+	// This run's spare, or one a crash left.
+	if err := l.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, ioErr("remove", path, err))
+	}
 	if err := l.lock.Close(); err != nil {
 		errs = append(errs, ioErr("unlock", filepath.Join(l.dir, lockName), err))
 	}

@@ -457,24 +457,20 @@ func TestRandomCorruption(t *testing.T) {
 	}
 }
 
-// A full disk: Append refuses with an error wrapping ErrIO and ENOSPC and
-// naming the file, a partial write is cut off, and every record accepted
-// before (or after space came back) is replayed, none reported lost.
+// A full disk: the segment cannot be allocated, or a write fails. Append
+// refuses with an error wrapping ErrIO and ENOSPC and naming the file, and
+// every record accepted before (or after space came back) is replayed,
+// none reported lost.
 func TestNoSpace(t *testing.T) {
 	fsys := newMemFS()
 	l, _, err := Open(testDir, Options{MaxBytes: MinBytes, SegmentBytes: 1000, FS: fsys})
 	require.NoError(t, err)
 	full := false
-	writes := 0
 	fsys.fail = func(op, _ string) error {
-		if op != "write" || !full {
-			return nil
+		if full && (op == "create" || op == "write") {
+			return syscall.ENOSPC
 		}
-		writes++
-		if writes%2 == 0 {
-			return &partialError{n: 10, err: syscall.ENOSPC}
-		}
-		return syscall.ENOSPC
+		return nil
 	}
 	var accepted []int
 	for i := range 60 {
@@ -497,26 +493,23 @@ func TestNoSpace(t *testing.T) {
 	require.NoError(t, l.Close())
 }
 
-// When the partial write cannot be cut off either, the journal moves to a
-// new segment; the torn bytes are reported as torn, not as an accepted
-// record lost.
-func TestNoSpaceTruncateFails(t *testing.T) {
+// A write that fails after storing part of the record: the journal moves
+// to a new segment; the partial bytes are reported as torn, not as an
+// accepted record lost.
+func TestFailedWriteMovesToANewSegment(t *testing.T) {
 	fsys := newMemFS()
 	l, _, err := Open(testDir, Options{MaxBytes: MinBytes, FS: fsys})
 	require.NoError(t, err)
 	_, err = l.Append(payload(0))
 	require.NoError(t, err)
 	fsys.fail = func(op, _ string) error {
-		switch op {
-		case "write":
-			return &partialError{n: 30, err: syscall.ENOSPC}
-		case "truncate":
-			return syscall.EIO
+		if op == "write" {
+			return &partialError{n: 30, err: syscall.EIO}
 		}
 		return nil
 	}
 	_, err = l.Append(payload(1))
-	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.ErrorIs(t, err, syscall.EIO)
 	fsys.fail = nil
 	_, err = l.Append(payload(2))
 	require.NoError(t, err)

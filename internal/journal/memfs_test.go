@@ -176,6 +176,20 @@ func (m *memFS) OpenFile(name string, flag int, _ fs.FileMode) (File, error) {
 	return &memFile{m: m, name: name, ino: ino}, nil
 }
 
+func (m *memFS) CreateSegment(name string, size int64) (Segment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.op("create", name); err != nil {
+		return nil, err
+	}
+	if _, ok := m.files[name]; ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrExist}
+	}
+	ino := &inode{data: make([]byte, size)}
+	m.files[name] = ino
+	return &memFile{m: m, name: name, ino: ino}, nil
+}
+
 func (m *memFS) Remove(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -186,6 +200,21 @@ func (m *memFS) Remove(name string) error {
 		return &fs.PathError{Op: "remove", Path: name, Err: fs.ErrNotExist}
 	}
 	delete(m.files, name)
+	return nil
+}
+
+func (m *memFS) Rename(oldname, newname string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.op("rename", oldname); err != nil {
+		return err
+	}
+	ino, ok := m.files[oldname]
+	if !ok {
+		return &fs.PathError{Op: "rename", Path: oldname, Err: fs.ErrNotExist}
+	}
+	delete(m.files, oldname)
+	m.files[newname] = ino
 	return nil
 }
 
@@ -253,6 +282,32 @@ func (f *memFile) Write(p []byte) (int, error) {
 	}
 	f.ino.data = append(f.ino.data, p...)
 	return len(p), nil
+}
+
+// WriteAt models a store into a shared mapping: a crash may leave a
+// prefix of it.
+func (f *memFile) WriteAt(p []byte, off int64) error {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	if f.closed {
+		return os.ErrClosed
+	}
+	dst := f.ino.data[off : off+int64(len(p))]
+	if err := f.m.op("write", f.name); err != nil {
+		switch {
+		case errors.Is(err, errCrash) && f.m.torn == tornHalf:
+			copy(dst, p[:len(p)/2])
+		case errors.Is(err, errCrash) && f.m.torn == tornAll:
+			copy(dst, p)
+		}
+		var pe *partialError
+		if errors.As(err, &pe) {
+			copy(dst, p[:min(pe.n, len(p))])
+		}
+		return err
+	}
+	copy(dst, p)
+	return nil
 }
 
 func (f *memFile) Truncate(size int64) error {

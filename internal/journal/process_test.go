@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ func TestSecondProcessIsRefused(t *testing.T) {
 		}
 		fmt.Println("holding")
 		_, _ = io.Copy(io.Discard, os.Stdin) // until killed
+		runtime.KeepAlive(l)                 // an unreachable Log's lock file is finalized, and unlocked
 		os.Exit(0)
 	}
 	dir := t.TempDir()
