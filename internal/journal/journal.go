@@ -151,7 +151,7 @@ type segment struct {
 	id       uint64
 	log      Segment // write mapping of the active segment, until Sync closes it
 	capacity int64   // its size on disk (preallocated)
-	ack      File // ack file, opened at the first acknowledgement
+	ack      File    // ack file, opened at the first acknowledgement
 	size     int64
 	seqs     []uint64 // records in this segment, ascending
 	sizes    []uint32 // their frame sizes
