@@ -39,6 +39,7 @@
 package journal
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -286,7 +287,7 @@ func (l *Log) recover() (Replay, error) {
 			l.doomed = append(l.doomed, &segment{id: id})
 		}
 	}
-	l.next = max(maxSeen+1, uint64(time.Now().UnixNano())) //nolint:gosec // G115: the clock is after 1970
+	l.next = max(maxSeen+1, uint64(time.Now().UnixNano()))
 	return rep, nil
 }
 
@@ -382,7 +383,7 @@ func (f *lossFinder) report(next uint64, known bool) {
 	for _, d := range pending {
 		ids = append(ids, messageIDs(f.b[d.off:d.off+d.n])...)
 	}
-	if known && next > f.prev && next-f.prev-1 <= uint64(end-off)/headerSize+1 {
+	if known && next > f.prev && next-f.prev-1 <= uint64(end-off)/headerSize+1 { //nolint:gosec // G115: end >= off
 		var missing []uint64
 		for s := f.prev + 1; s < next; s++ {
 			if !f.acked[s] {
@@ -428,11 +429,7 @@ func (f *lossFinder) report(next uint64, known bool) {
 	}
 }
 
-func leUint64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
+func leUint64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 
 // Append writes data as a new record into the segment's shared memory
 // mapping (the kernel's page cache: a crash of the process cannot lose it)
@@ -588,9 +585,7 @@ func (l *Log) Ack(seqs ...uint64) error {
 	return errors.Join(errs...)
 }
 
-func appendUint64(b []byte, v uint64) []byte {
-	return append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24), byte(v>>32), byte(v>>40), byte(v>>48), byte(v>>56))
-}
+func appendUint64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
 
 // writeAck writes one ack frame for the sequence numbers in body to s's
 // ack file, and dooms s when nothing in it waits any more. The frame is

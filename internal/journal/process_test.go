@@ -1,3 +1,5 @@
+//go:build unix
+
 package journal
 
 import (
@@ -24,7 +26,7 @@ import (
 // with env set; it returns the command and its stdout.
 func child(t *testing.T, test string, env ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1") //nolint:gosec // G204: the test binary itself
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
