@@ -141,6 +141,9 @@ func script(fsys FS, tr *tracker) error {
 		func() error { return add(44, 48) },
 		func() error { return ack(rng(36, 40)...) },
 		func() error { return syncAll(l.Sync) },
+		func() error { return add(48, 58) }, // new segments, no ack file: only their names need the directory's fsync
+		func() error { return syncAll(l.Sync) },
+		func() error { return add(58, 60) },
 		func() error { return syncAll(l.Close) },
 	}
 	for _, s := range steps {
