@@ -603,3 +603,22 @@ func TestEmptyRecord(t *testing.T) {
 func TestUnsupportedIsASentinel(t *testing.T) {
 	assert.False(t, errors.Is(ErrUnsupported, ErrIO))
 }
+
+// A record larger than a segment gets a segment of its own size.
+func TestRecordLargerThanASegment(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := open(t, dir, Options{SegmentBytes: 64 << 10})
+	big := []byte(`{"messageId":"big","pad":"` + strings.Repeat("y", 200<<10) + `"}`)
+	_, err := l.Append(payload(1))
+	require.NoError(t, err)
+	_, err = l.Append(big)
+	require.NoError(t, err)
+	_, err = l.Append(payload(2))
+	require.NoError(t, err)
+	crash(t, l)
+	l, rep := open(t, dir, Options{SegmentBytes: 64 << 10})
+	require.Len(t, rep.Records, 3)
+	assert.Equal(t, big, rep.Records[1].Data)
+	assert.Empty(t, rep.Lost)
+	require.NoError(t, l.Close())
+}

@@ -41,22 +41,6 @@ func createSegment(name string, size int64) (Segment, error) {
 	return &mmapSegment{f: f, mem: mem}, nil
 }
 
-// preallocate writes zeros over the whole file, so that its blocks are
-// allocated (writing through the mapping never needs a block the disk
-// does not have, which would be a SIGBUS) and its pages are in the page
-// cache (the first store into each is a cheap fault). It is a journal's
-// spare segment, made by Sync, so this does not delay Append.
-func preallocate(f *os.File, size int64) error {
-	zeros := make([]byte, min(size, 256<<10))
-	for off := int64(0); off < size; off += int64(len(zeros)) {
-		n := min(int64(len(zeros)), size-off)
-		if _, err := f.WriteAt(zeros[:n], off); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // WriteAt copies p into the mapping. A fault (an I/O error of the page
 // cache) is returned as an error rather than crash the process.
 func (s *mmapSegment) WriteAt(p []byte, off int64) (err error) {

@@ -8,7 +8,7 @@ import (
 )
 
 // fileSegment writes with pwrite(2) where the journal does not map
-// segments; the file is preallocated by writing zeros.
+// segments; the file is preallocated as on every platform.
 type fileSegment struct{ f *os.File }
 
 func createSegment(name string, size int64) (Segment, error) {
@@ -16,13 +16,10 @@ func createSegment(name string, size int64) (Segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	zeros := make([]byte, 64<<10)
-	for off := int64(0); off < size; off += int64(len(zeros)) {
-		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
-			_ = f.Close()
-			_ = os.Remove(name)
-			return nil, err
-		}
+	if err := preallocate(f, size); err != nil {
+		_ = f.Close()
+		_ = os.Remove(name)
+		return nil, err
 	}
 	return fileSegment{f}, nil
 }
