@@ -142,6 +142,7 @@ type Log struct {
 	doomed   []*segment // every record acknowledged: to remove at the next Sync
 	next     uint64     // the next sequence number
 	unacked  int64      // bytes of records without an acknowledgement
+	waiting  int        // records without an acknowledgement
 	dirDirty bool       // a file was created since the last Sync
 	closed   bool
 	buf      []byte
@@ -342,6 +343,7 @@ func (l *Log) recoverSegment(id, limit uint64, hasAcks bool, rep *Replay) (*segm
 		seg.sizes = append(seg.sizes, uint32(size)) //nolint:gosec // G115: size <= maxBody+headerSize
 		seg.acked = append(seg.acked, false)
 		seg.live++
+		l.waiting++
 		l.unacked += int64(size)
 		rep.Records = append(rep.Records, Record{Seq: f.seq, Data: f.body})
 	}
@@ -479,8 +481,17 @@ func (l *Log) Append(data []byte) (uint64, error) {
 	a.acked = append(a.acked, false)
 	a.live++
 	a.logDirty = true
+	l.waiting++
 	l.unacked += size
 	return seq, nil
+}
+
+// Waiting returns how many records have no acknowledgement, and their
+// bytes as counted against MaxBytes (data plus HeaderBytes each).
+func (l *Log) Waiting() (records int, bytes int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.waiting, l.unacked
 }
 
 // rotate begins a new segment with room for at least need bytes; the old
@@ -577,6 +588,7 @@ func (l *Log) Ack(seqs ...uint64) error {
 		}
 		s.acked[j] = true
 		s.live--
+		l.waiting--
 		l.unacked -= int64(s.sizes[j])
 		body = appendUint64(body, seq)
 	}

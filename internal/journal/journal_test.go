@@ -103,7 +103,12 @@ func TestFullCountsWhatWaitsAndAckMakesRoom(t *testing.T) {
 		seqs = append(seqs, seq)
 	}
 	assert.Equal(t, MinBytes/(1000+HeaderBytes), len(seqs))
+	n, bytes := l.Waiting()
+	assert.Equal(t, len(seqs), n)
+	assert.Equal(t, int64(len(seqs)*(1000+HeaderBytes)), bytes)
 	require.NoError(t, l.Ack(seqs[0]))
+	n, _ = l.Waiting()
+	assert.Equal(t, len(seqs)-1, n)
 	_, err := l.Append(data)
 	require.NoError(t, err, "the acknowledged record's room is free")
 	_, err = l.Append(data)
@@ -135,6 +140,8 @@ func TestReplayInAppendOrderWithoutAcked(t *testing.T) {
 	require.Greater(t, len(segFiles(t, dir, ".log")), 5, "several segments")
 
 	l, rep = open(t, dir, Options{SegmentBytes: 1000})
+	n, _ := l.Waiting()
+	assert.Equal(t, len(rep.Records), n, "replayed records wait")
 	var want []int
 	for i := range 100 {
 		if i%3 != 0 {
