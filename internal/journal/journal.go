@@ -632,6 +632,12 @@ func (l *Log) writeAck(s *segment, body []byte) error {
 func (l *Log) Sync() error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return fmt.Errorf("%w: %s", ErrClosed, l.dir)
+	}
 	return l.sync()
 }
 

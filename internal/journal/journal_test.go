@@ -590,6 +590,7 @@ func TestClosed(t *testing.T) {
 	_, err := l.Append(nil)
 	require.ErrorIs(t, err, ErrClosed)
 	require.ErrorIs(t, l.Ack(1), ErrClosed)
+	require.ErrorIs(t, l.Sync(), ErrClosed)
 }
 
 // An empty record is a record.
