@@ -42,8 +42,6 @@ type FS interface {
 type File interface {
 	// Write appends p with one write call, like (*os.File).Write.
 	Write(p []byte) (int, error)
-	// Truncate cuts the file to size bytes.
-	Truncate(size int64) error
 	// Sync makes the written bytes durable (fsync).
 	Sync() error
 	// Close closes the file.

@@ -310,18 +310,6 @@ func (f *memFile) WriteAt(p []byte, off int64) error {
 	return nil
 }
 
-func (f *memFile) Truncate(size int64) error {
-	f.m.mu.Lock()
-	defer f.m.mu.Unlock()
-	if err := f.m.op("truncate", f.name); err != nil {
-		return err
-	}
-	if size < int64(len(f.ino.data)) {
-		f.ino.data = f.ino.data[:size]
-	}
-	return nil
-}
-
 func (f *memFile) Sync() error {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
