@@ -33,6 +33,8 @@
 // only to the record of the same sequence number, so a left-over ack can
 // never skip another record. A segment is removed (log first, then acks)
 // only when every record in it is acknowledged, and only by Sync or Close.
+// Sync also preallocates the next segment (spare.tmp), so that the Append
+// that begins a segment only renames it.
 //
 // There are no goroutines: the caller calls Sync (for example on every
 // flush interval) and Close.
