@@ -69,25 +69,31 @@ func New(writeKey string, opts ...Option) (*Client, error) {
 		log:       &safeLogger{l: cfg.logger, red: newRedactor(writeKey)},
 		closeDone: make(chan struct{}),
 	}
-	var jr journal
+	var jr journaler
 	var recs []replayed
+	var losses []Report
 	if cfg.spoolDir != "" {
-		var corrupt int
-		var err error
-		jr, recs, corrupt, err = openJournal(cfg.spoolDir, cfg.spoolMaxBytes)
+		fj, r, lost, err := openFileJournal(cfg.spoolDir, cfg.spoolMaxBytes)
 		if err != nil {
 			return nil, err
 		}
-		if corrupt > 0 {
-			c.led.spoolCorrupt.Store(uint64(corrupt))
-			err := fmt.Errorf("%w: %d segment(s) in %s; their valid records are delivered", ErrSpoolCorrupt, corrupt, cfg.spoolDir)
-			c.log.log(slog.LevelWarn, err.Error())
-			if cfg.callback != nil {
-				(&reporter{log: c.log}).call(cfg.callback, Report{Outcome: Failed, Err: err})
-			}
+		jr, recs = fj, r
+		var files int
+		losses, files = lossReports(lost)
+		if len(losses) > 0 {
+			c.led.spoolCorrupt.Store(uint64(files))
+			c.led.spoolLost.Store(uint64(len(losses)))
+			c.log.log(slog.LevelWarn, "analytics: spool records lost to corruption",
+				slog.Int("count", len(losses)), slog.Int("files", files), slog.String("dir", cfg.spoolDir),
+				slog.String("first", losses[0].Err.Error()))
 		}
 	}
 	c.b = newBatcher(cfg, &c.led, c.log, jr, recs)
+	if cfg.callback != nil {
+		for _, r := range losses { // each message lost to corruption, one by one
+			c.b.rep.call(cfg.callback, r)
+		}
+	}
 	return c, nil
 }
 
@@ -330,8 +336,8 @@ type Stats struct {
 	RefusedSpool     uint64 // the spool could not be written (ErrSpool)
 
 	Recovered    uint64 // messages read back from the spool at start-up (also in Enqueued)
-	SpoolCorrupt uint64 // spool segments whose torn or corrupt tail was skipped at start-up
-	SpoolLost    uint64 // messages lost to spool corruption at start-up, each reported (ErrSpoolCorrupt)
+	SpoolCorrupt uint64 // spool files in which records were found damaged at start-up
+	SpoolLost    uint64 // messages lost to spool damage at start-up, each reported as Failed with ErrSpoolCorrupt (accepted by an earlier run: not in Enqueued or Failed)
 
 	Queued         int // accepted, without an outcome yet (queued, in flight, waiting to retry)
 	QueuedBytes    int // encoded bytes of the Queued messages

@@ -32,7 +32,7 @@ type batcher struct {
 	led        *ledger
 	q          *queue
 	tr         *tracker
-	jr         journal // nil without WithSpool
+	jr         journaler // nil without WithSpool
 	up         attempter
 	rep        *reporter
 	log        *safeLogger
@@ -56,7 +56,7 @@ type batcher struct {
 	wg     sync.WaitGroup // the dispatcher and the uploaders
 }
 
-func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journal, recs []replayed) *batcher {
+func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journaler, recs []replayed) *batcher {
 	jitter := cfg.jitter
 	if jitter == nil {
 		jitter = rand.Float64

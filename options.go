@@ -360,28 +360,28 @@ func withJitter(f func() float64) Option {
 	})
 }
 
-// WithSpool keeps every accepted message in an append-only log in dir until
-// it has a final outcome, so that messages survive a crash of the process
-// and an outage longer than the retry budget: what was not delivered when
-// the process stopped (or when a batch's retries ran out) is delivered
-// first by the next Client started with the same dir. Default: no spool,
-// messages live in memory only.
+// WithSpool keeps every accepted message in a journal in dir until its
+// final outcome, so that a crash of the process loses nothing and an outage
+// longer than the retry budget keeps messages on disk for the next Client
+// started on dir (delivered first, whatever WithMaxQueue says). Default: no
+// spool, messages live in memory only.
 //
-// Enqueue writes each message to the spool before it returns (one write
-// call: a crash of the process after Enqueue returned does not lose it);
-// the spool is fsynced on every flush interval (by the background
-// goroutine, never by Enqueue) and on Close, so a crash of the machine
-// loses at most one interval. Delivery
-// stays at-least-once: a message delivered just before a crash may be sent
-// again at the next start, with the same messageId. Torn or corrupt records
-// at the end of a segment are skipped and reported (Stats.SpoolCorrupt,
-// ErrSpoolCorrupt), never fatal. At most maxBytes are kept on disk; past
-// that, Enqueue refuses with ErrQueueFull. At start-up every spooled
-// message is queued, whatever WithMaxQueue says.
+// Enqueue copies each message into a memory-mapped, checksummed segment
+// before it returns (about 1 µs, no system call). The journal is synced on
+// every flush interval (by the background goroutine, never by Enqueue) and
+// on Close, so a machine crash loses at most one interval. Delivery stays
+// at-least-once: a message delivered just before a crash may be sent again,
+// with the same messageId. A damaged record costs only itself: each lost
+// message is counted (Stats.SpoolLost) and reported as Failed with
+// ErrSpoolCorrupt. maxBytes bounds the bytes of messages not yet delivered;
+// room is freed as they are delivered, and past the bound Enqueue refuses
+// with a *QueueFullError (EnqueueContext waits). A full disk or an I/O
+// error refuses the new message with ErrSpool and loses no accepted one.
 //
-// Only one Client may use a dir at a time: New fails with ErrSpoolLocked
-// when another (in any process) holds it. An empty dir or maxBytes below
-// 1 MiB make New fail with a *ConfigError. Unix only (flock).
+// Only one Client may use dir at a time: New fails with ErrSpoolLocked when
+// another (in any process) holds it. An empty dir or maxBytes below 1 MiB
+// make New fail with a *ConfigError. Unix only (flock): elsewhere New fails
+// with ErrSpool.
 func WithSpool(dir string, maxBytes int64) Option {
 	return optionFunc(func(c *config) error {
 		if dir == "" || maxBytes < 1<<20 {
