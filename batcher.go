@@ -42,6 +42,7 @@ type batcher struct {
 	keyLen     int // length of the quoted write key in a batch body
 
 	pausedUntil atomic.Int64 // a 429 pauses every upload until then (Unix ns)
+	inSend      userCall     // attempts running in the Transport
 	fails       failLog
 
 	batchesMu   sync.Mutex
@@ -322,7 +323,9 @@ func (b *batcher) deliver(items []item, scratch *[]json.RawMessage, bis *bisecti
 		}
 		r.Begin()
 		started := time.Now()
+		tok := b.inSend.begin()
 		a := b.up.attempt(b.runCtx, &Batch{Messages: msgs, SentAt: b.sentAt(), Attempt: r.Attempts()})
+		b.inSend.end(tok)
 		d := decide(a, batchFacts{size: len(items), canBisect: bis.canSplit(), maxDelay: MaxRetryAfter, nowForDates: time.Now()})
 		took := time.Since(started)
 		aborted := d.verdict != deliver && b.runCtx.Err() != nil
@@ -623,12 +626,12 @@ func (b *batcher) close(ctx context.Context) error {
 	b.abort() // everything is finished or must stop now
 	stopped := make(chan struct{})
 	go func() { b.wg.Wait(); close(stopped) }()
-	if !b.wait(ctx, stopped) {
+	if !b.wait(ctx, stopped, b.inSend.stuck) {
 		b.log.log(slog.LevelError, "analytics: an upload did not stop when Close's context ended (a Transport that ignores its ctx?)")
 	}
 	b.rep.stop()
-	if !b.wait(ctx, b.rep.done) {
-		b.rep.abandoned.Store(true) // reports the callback has not taken are dropped
+	if !b.wait(ctx, b.rep.done, b.rep.inCallback.stuck) {
+		b.rep.abandoned.Store(true) // reports the blocked callback has not taken are dropped
 	}
 	if b.jr != nil {
 		if err := b.jr.close(); err != nil {
@@ -647,21 +650,75 @@ func (b *batcher) close(ctx context.Context) error {
 	return b.undelivered(bf, cause, stuck)
 }
 
-// wait waits for ch; once ctx has ended, for at most closeGrace more.
-func (b *batcher) wait(ctx context.Context, ch <-chan struct{}) bool {
+// wait waits for ch. Once ctx has ended it gives up only on user code that
+// does not return: when stuck reports that a call into it (a Transport's
+// Send, the delivery callback) has been running for closeGrace; goroutines
+// that are merely slow to be scheduled are waited for (up to closeCap), so
+// that no report is dropped because the machine is busy.
+func (b *batcher) wait(ctx context.Context, ch <-chan struct{}, stuck func(time.Duration) bool) bool {
 	select {
 	case <-ch:
 		return true
 	case <-ctx.Done():
 	}
-	t := time.NewTimer(closeGrace)
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-t.C:
-		return false
+	capT := time.NewTimer(closeCap)
+	defer capT.Stop()
+	tick := time.NewTicker(closeGrace / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ch:
+			return true
+		case <-capT.C:
+			return false
+		case <-tick.C:
+			if stuck(closeGrace) {
+				return false
+			}
+		}
 	}
+}
+
+// closeCap bounds how long Close waits past its context's end for
+// goroutines that are busy, not stuck.
+const closeCap = 2 * time.Second
+
+// userCall tracks the calls into user code of one kind that are running,
+// and since when the oldest began.
+type userCall struct {
+	mu      sync.Mutex
+	running map[uint64]time.Time
+	next    uint64
+}
+
+// begin records a call's start; call end with the token when it returns.
+func (u *userCall) begin() uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.running == nil {
+		u.running = map[uint64]time.Time{}
+	}
+	u.next++
+	u.running[u.next] = time.Now()
+	return u.next
+}
+
+func (u *userCall) end(token uint64) {
+	u.mu.Lock()
+	delete(u.running, token)
+	u.mu.Unlock()
+}
+
+// stuck reports whether a call has been running for at least d.
+func (u *userCall) stuck(d time.Duration) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, t := range u.running {
+		if time.Since(t) >= d {
+			return true
+		}
+	}
+	return false
 }
 
 func safeClose(c TransportCloser) (err error) {

@@ -28,8 +28,9 @@ type reporter struct {
 	wake    chan struct{} // size 1
 	done    chan struct{} // closed when the goroutine has returned
 
-	abandoned atomic.Bool // Close gave up waiting: drop what the callback has not taken
-	closing   atomic.Bool // Close began: its failures make one summary line
+	abandoned  atomic.Bool // Close gave up waiting: drop what the callback has not taken
+	inCallback userCall    // the callback call running, if any
+	closing    atomic.Bool // Close began: its failures make one summary line
 
 	// The failure log, without a callback: summed, written at most once per
 	// interval, and once at Close.
@@ -184,6 +185,8 @@ func (r *reporter) release(j reportJob) {
 // call runs a callback of the user's; a panic in it is logged, never
 // propagated: a bug in the callback must not stop delivery.
 func (r *reporter) call(f func(Report), rep Report) {
+	tok := r.inCallback.begin()
+	defer r.inCallback.end(tok)
 	defer func() {
 		if v := recover(); v != nil {
 			r.log.log(slog.LevelError, "analytics: delivery callback panicked",
