@@ -281,10 +281,10 @@ func (c *Client) Flush(ctx context.Context) error {
 // of its failures.
 //
 // All goroutines of the client have stopped when Close returns, except
-// that of a delivery callback still running when ctx ended (it exits when
-// the callback returns; the reports it has not taken are dropped, and
-// their messages are counted in Stats and in Close's error) and an upload
-// whose Transport ignores its ctx.
+// that of a delivery callback blocked in one call for 30 ms after ctx
+// ended (it exits when the callback returns; the reports it has not taken
+// are dropped, and their messages are counted in Stats and in Close's
+// error) and an upload whose Transport ignores its ctx.
 //
 // Close is idempotent: later and concurrent calls wait for the first to
 // finish (or their own ctx to end) and return its result.
