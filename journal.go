@@ -1,6 +1,5 @@
 package analytics
 
-
 // journaler is the seam between the batcher and durable storage: a message
 // is appended when it is accepted (before Enqueue returns), acknowledged
 // when it has a final outcome, and replayed by the next client when it was

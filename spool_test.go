@@ -2,8 +2,8 @@ package analytics_test
 
 import (
 	"bufio"
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
