@@ -17,7 +17,8 @@ import (
 // batcher runs delivery. State is split by owner, and no lock is held
 // across file or network I/O:
 //   - queue: intake, the bounds and their waiters, pending messages (its lock);
-//   - tracker: flush generations (its lock, nested in the queue's);
+//   - tracker: flush generations (under the queue's lock: accepting a
+//     message takes one lock);
 //   - the dispatcher goroutine: batch assembly (the held-back partial batch);
 //   - the uploader goroutines: one batch each, its attempts and splits,
 //     decided by the delivery policy (decide);
@@ -84,8 +85,8 @@ func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journaler, recs []
 		closing: make(chan struct{}),
 		batches: make(chan []item),
 	}
-	b.q.batchSize, b.q.batchBytes = cfg.batchSize, cfg.batchBytes
-	b.rep = newReporter(cfg.callback, log, tr, cfg.flushInterval)
+	b.q.batchSize, b.q.batchBytes, b.q.led = cfg.batchSize, cfg.batchBytes, led
+	b.rep = newReporter(cfg.callback, log, b.q.finished, cfg.flushInterval)
 	b.keyLen = quotedKeyLen(cfg.writeKey)
 	b.maxMessage = min(MaxMessageBytes, cfg.batchBytes-batchBodySize(1, 0, b.keyLen))
 	// Messages journaled by an earlier run go first, whatever the queue
@@ -114,6 +115,16 @@ func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journaler, recs []
 // returns. With wait, it waits for room until ctx ends.
 func (b *batcher) accept(ctx context.Context, data []byte, info MessageInfo, done func(Report), wait bool) error {
 	n := len(data)
+	if b.jr == nil && !wait {
+		wake, err := b.q.add(item{data: data, info: info, done: done})
+		if err != nil {
+			return err
+		}
+		if wake {
+			b.signal()
+		}
+		return nil
+	}
 	for {
 		// Taken before the attempt, so that a release between a refusal
 		// by the journal and the wait below is not missed.

@@ -72,6 +72,7 @@ type queue struct {
 	slab         *slab
 	freeSlabs    []*slab
 	tr           *tracker
+	led          *ledger
 
 	full atomic.Bool // no message fits: Enqueue refuses before encoding
 }
@@ -201,6 +202,38 @@ func (q *queue) push(it item) (wake bool) {
 	return wake
 }
 
+// finished records outcomes in their flush generations, releasing the
+// Flush and Close calls they held.
+func (q *queue) finished(gens []genCount) {
+	q.mu.Lock()
+	for _, g := range gens {
+		q.tr.done(g.gen, g.n)
+	}
+	q.mu.Unlock()
+}
+
+// add reserves and queues a message in one step, without waiting: the
+// path of Enqueue without a journal. It reports whether to wake the
+// dispatcher, or refuses as reserve does.
+func (q *queue) add(it item) (wake bool, err error) {
+	n := len(it.data)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closed:
+		return false, ErrClosed
+	case len(q.waiters) > 0 || !q.fits(n):
+		return false, q.fullErr(n)
+	}
+	it.gen = q.take(n)
+	q.reserving--
+	q.led.accepted(n) // before the message can have an outcome
+	it.data, it.slab = q.copyIn(it.data)
+	q.pending = append(q.pending, it)
+	q.pendingBytes += n + 1
+	return q.batchReady() || q.flushReq || q.closed && q.reserving == 0, nil
+}
+
 // replay takes space for a message replayed from the journal, whatever the
 // bounds, and returns its generation; push it next.
 func (q *queue) replay(n int) uint64 {
@@ -216,8 +249,8 @@ func (q *queue) cancel(gen uint64, n int) (wake bool) {
 	q.reserving--
 	q.releaseLocked(1, n, nil, false)
 	wake = q.closed && q.reserving == 0
-	q.mu.Unlock()
 	q.tr.done(gen, 1)
+	q.mu.Unlock()
 	return wake
 }
 
@@ -374,12 +407,12 @@ func (q *queue) freeSlab(s *slab) {
 	}
 }
 
-// tracker owns the flush generations: every message belongs to the
+// tracker is the flush generations: every message belongs to the
 // generation open when it was accepted; Flush and Close start a new one and
 // wait until every earlier one has no message without an outcome (the
-// outcome reported to the callback). Its lock nests inside queue.mu.
+// outcome reported to the callback). It is guarded by the queue's lock, so
+// that accepting a message takes one lock.
 type tracker struct {
-	mu      sync.Mutex
 	open    []int  // unfinished messages of generations base, base+1, ...
 	base    uint64 // the oldest generation still tracked
 	waiters []flushWaiter
@@ -394,16 +427,12 @@ func newTracker() *tracker { return &tracker{open: []int{0}} }
 
 // enter counts a message in the current generation and returns it.
 func (t *tracker) enter() uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.open[len(t.open)-1]++
 	return t.base + uint64(len(t.open)) - 1
 }
 
 // done records n outcomes of generation gen.
 func (t *tracker) done(gen uint64, n int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.open[gen-t.base] -= n
 	t.advance()
 }
@@ -411,8 +440,6 @@ func (t *tracker) done(gen uint64, n int) {
 // mark starts a new generation and returns a channel closed once every
 // message of the earlier ones has an outcome.
 func (t *tracker) mark() <-chan struct{} {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.open = append(t.open, 0)
 	w := flushWaiter{gen: t.base + uint64(len(t.open)) - 1, done: make(chan struct{})}
 	t.waiters = append(t.waiters, w)
@@ -421,7 +448,6 @@ func (t *tracker) mark() <-chan struct{} {
 }
 
 // advance drops finished generations and releases the waiters they held.
-// Called with mu held.
 func (t *tracker) advance() {
 	for len(t.open) > 1 && t.open[0] == 0 {
 		t.open = t.open[1:]

@@ -19,7 +19,7 @@ import (
 type reporter struct {
 	cb       func(Report) // nil: failures are logged
 	log      *safeLogger
-	tr       *tracker
+	gens     func([]genCount) // records outcomes in their flush generations
 	interval time.Duration // at most one failure log line per interval
 
 	mu      sync.Mutex
@@ -75,8 +75,8 @@ func (s *failureSum) add(r Report) {
 	s.last = r.Err
 }
 
-func newReporter(cb func(Report), log *safeLogger, tr *tracker, interval time.Duration) *reporter {
-	r := &reporter{cb: cb, log: log, tr: tr, interval: interval, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newReporter(cb func(Report), log *safeLogger, gens func([]genCount), interval time.Duration) *reporter {
+	r := &reporter{cb: cb, log: log, gens: gens, interval: interval, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go r.run()
 	return r
 }
@@ -177,8 +177,8 @@ func (r *reporter) tell(j *reportJob) {
 }
 
 func (r *reporter) release(j reportJob) {
-	for _, g := range j.gens {
-		r.tr.done(g.gen, g.n)
+	if len(j.gens) > 0 {
+		r.gens(j.gens)
 	}
 }
 
