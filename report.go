@@ -20,7 +20,7 @@ type reporter struct {
 	cb       func(Report) // nil: failures are logged
 	log      *safeLogger
 	gens     func([]genCount) // records outcomes in their flush generations
-	interval time.Duration // at most one failure log line per interval
+	interval time.Duration    // at most one failure log line per interval
 
 	mu      sync.Mutex
 	jobs    []reportJob
