@@ -666,12 +666,13 @@ func (b *batcher) close(ctx context.Context) error {
 // Send, the delivery callback) has been running for closeGrace; goroutines
 // that are merely slow to be scheduled are waited for (up to closeCap), so
 // that no report is dropped because the machine is busy.
-func (b *batcher) wait(ctx context.Context, ch <-chan struct{}, stuck func(time.Duration) bool) bool {
+func (b *batcher) wait(ctx context.Context, ch <-chan struct{}, stuck func(since time.Time, d time.Duration) bool) bool {
 	select {
 	case <-ch:
 		return true
 	case <-ctx.Done():
 	}
+	ended := time.Now()
 	capT := time.NewTimer(closeCap)
 	defer capT.Stop()
 	tick := time.NewTicker(closeGrace / 4)
@@ -683,7 +684,7 @@ func (b *batcher) wait(ctx context.Context, ch <-chan struct{}, stuck func(time.
 		case <-capT.C:
 			return false
 		case <-tick.C:
-			if stuck(closeGrace) {
+			if stuck(ended, closeGrace) {
 				return false
 			}
 		}
@@ -720,16 +721,25 @@ func (u *userCall) end(token uint64) {
 	u.mu.Unlock()
 }
 
-// stuck reports whether a call has been running for at least d.
-func (u *userCall) stuck(d time.Duration) bool {
+// stuck reports whether a call has been running for at least d since
+// since (when Close's context ended: a call told to stop then has d to
+// return).
+func (u *userCall) stuck(since time.Time, d time.Duration) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, t := range u.running {
-		if time.Since(t) >= d {
+		if time.Since(maxTime(t, since)) >= d {
 			return true
 		}
 	}
 	return false
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func safeClose(c TransportCloser) (err error) {

@@ -85,8 +85,10 @@ func newReporter(cb func(Report), log *safeLogger, gens func([]genCount), interv
 func (r *reporter) push(j reportJob) {
 	r.mu.Lock()
 	if r.stopped {
+		// An upload that outlived Close (a Transport that ignored its ctx)
+		// finished: tell the callback from here, late rather than never.
 		r.mu.Unlock()
-		r.release(j) // Close has returned: nobody is told any more
+		r.tellLate(&j)
 		return
 	}
 	r.jobs = append(r.jobs, j)
@@ -153,6 +155,19 @@ func (r *reporter) run() {
 	}
 }
 
+// tellLate reports a job that arrived after the goroutine stopped, from
+// the caller's goroutine: the failure sum belongs to the stopped goroutine,
+// so a failure is logged on its own line.
+func (r *reporter) tellLate(j *reportJob) {
+	if !r.abandoned.Load() && j.tell && r.cb == nil && (j.rep.Outcome == Failed || j.rep.Outcome == Spooled) {
+		var one failureSum
+		one.add(j.rep)
+		r.logOne(one, "analytics: messages not delivered (after Close returned)")
+		j.tell = false
+	}
+	r.tell(j)
+}
+
 // tell reports one job and then releases its waiters.
 func (r *reporter) tell(j *reportJob) {
 	if !r.abandoned.Load() {
@@ -212,6 +227,11 @@ func (r *reporter) logSum(final bool) {
 	if final {
 		msg = "analytics: messages not delivered (at Close)"
 	}
+	r.logOne(s, msg)
+}
+
+// logOne writes one summed failure line.
+func (r *reporter) logOne(s failureSum, msg string) {
 	attrs := []slog.Attr{slog.Int("count", s.n)}
 	for _, kv := range [...]struct {
 		k string

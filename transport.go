@@ -294,8 +294,13 @@ func (t *httpTransport) attempt(ctx context.Context, batch *Batch) attempt {
 	var contentEncoding string
 	if t.gzip {
 		zbuf := t.bufs.get(len(*buf) / 4)
-		*zbuf = t.compress(*zbuf, *buf)
+		var err error
+		*zbuf, err = t.compress(ctx, *zbuf, *buf)
 		t.bufs.put(buf)
+		if err != nil {
+			t.bufs.put(zbuf)
+			return attempt{err: err}
+		}
 		buf = zbuf
 		contentEncoding = "gzip"
 	}
@@ -349,7 +354,10 @@ func mayRefuse(contentType string, b []byte) bool {
 	return strings.Contains(contentType, "html") || len(b) > 0 && b[0] == '{' && bytes.Contains(b, []byte(`"ok"`))
 }
 
-func (t *httpTransport) compress(dst, src []byte) []byte {
+// compress gzips src into dst, in chunks, so that an attempt whose ctx
+// ends (Close's deadline) stops compressing at once: it returns ctx's
+// error then.
+func (t *httpTransport) compress(ctx context.Context, dst, src []byte) ([]byte, error) {
 	out := jsonBufferWriter{b: dst}
 	zw, ok := t.gzws.Get().(*gzip.Writer)
 	if ok {
@@ -357,10 +365,18 @@ func (t *httpTransport) compress(dst, src []byte) []byte {
 	} else {
 		zw = gzip.NewWriter(&out)
 	}
-	_, _ = zw.Write(src) // writes to memory cannot fail
+	defer t.gzws.Put(zw)
+	const chunk = 32 << 10
+	for len(src) > 0 {
+		if err := ctx.Err(); err != nil {
+			return out.b, err
+		}
+		n := min(chunk, len(src))
+		_, _ = zw.Write(src[:n]) // writes to memory cannot fail
+		src = src[n:]
+	}
 	_ = zw.Close()
-	t.gzws.Put(zw)
-	return out.b
+	return out.b, nil
 }
 
 type jsonBufferWriter struct{ b []byte }
