@@ -80,8 +80,8 @@ func New(writeKey string, opts ...Option) (*Client, error) {
 		jr, recs = fj, r
 		var files int
 		losses, files = lossReports(lost)
+		c.led.spoolCorrupt.Store(uint64(files)) //nolint:gosec // G115: a count of files
 		if len(losses) > 0 {
-			c.led.spoolCorrupt.Store(uint64(files)) //nolint:gosec // G115: a count of files
 			c.led.spoolLost.Store(uint64(len(losses)))
 			c.log.log(slog.LevelWarn, "analytics: spool records lost to corruption",
 				slog.Int("count", len(losses)), slog.Int("files", files), slog.String("dir", cfg.spoolDir),

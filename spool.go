@@ -91,13 +91,19 @@ func (j *fileJournal) close() error {
 }
 
 // lossReports turns the records lost to corruption into one Failed report
-// each, and counts the files they were in.
+// each, and counts the files with damage. A torn record at the end of a
+// segment (ErrTorn) was being written when the process died: its Append
+// never returned, so no accepted message is lost with it, and it is not
+// reported.
 func lossReports(lost []journal.Loss) (reps []Report, files int) {
 	seen := map[string]bool{}
 	for _, l := range lost {
 		if !seen[l.File] {
 			seen[l.File] = true
 			files++
+		}
+		if errors.Is(l.Err, journal.ErrTorn) {
+			continue
 		}
 		reps = append(reps, Report{
 			Outcome:  Failed,
