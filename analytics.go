@@ -157,8 +157,11 @@ func (c *Client) enqueue(ctx context.Context, msg Message, wait bool) error {
 	if max := c.b.maxMessage; len(w.Buf) > max {
 		return c.refuse(msg, "", &TooLargeError{Size: len(w.Buf), Limit: max})
 	}
-	info := infoOf(msg, id)
+	info := infoOf(msg, id) // MessageID "" (appended by the encoder): item.messageInfo reads it
 	if err := c.b.accept(ctx, w.Buf, info, nil, wait); err != nil {
+		if id == "" {
+			id = idIn(w.Buf)
+		}
 		return c.refuse(msg, id, err)
 	}
 	return nil
@@ -209,7 +212,11 @@ func (c *Client) Encode(msg Message) (Encoded, error) {
 	if max := c.b.maxMessage; len(w.Buf) > max {
 		return Encoded{}, &TooLargeError{Size: len(w.Buf), Limit: max}
 	}
-	return Encoded{Data: append([]byte(nil), w.Buf...), Info: infoOf(msg, id)}, nil
+	data := append([]byte(nil), w.Buf...)
+	if id == "" {
+		id = idIn(data)
+	}
+	return Encoded{Data: data, Info: infoOf(msg, id)}, nil
 }
 
 // EnqueueEncoded queues a message encoded by Encode (possibly by another

@@ -494,7 +494,7 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 	for i := range items {
 		bytes += len(items[i].data)
 		if tell {
-			j.rep.Messages[i] = items[i].info
+			j.rep.Messages[i] = items[i].messageInfo()
 		}
 		if items[i].done != nil {
 			if j.dones == nil {
@@ -502,7 +502,7 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 				if !tell {
 					j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: make([]MessageInfo, len(items))}
 					for k := range items {
-						j.rep.Messages[k] = items[k].info
+						j.rep.Messages[k] = items[k].messageInfo()
 					}
 				}
 			}

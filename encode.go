@@ -1,13 +1,16 @@
 package analytics
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/tracklane/analytics/internal/ids"
 	"github.com/tracklane/analytics/internal/jsonw"
 )
 
@@ -43,7 +46,7 @@ type envelope struct {
 
 // stamp fills what Enqueue assigns: messageId and timestamp.
 type stamp struct {
-	newID    func() string
+	newID    func() string // nil: a random UUIDv4, appended into the encoding (see idIn)
 	now      func() time.Time
 	defCtx   *Context
 	orderIDs bool // derive messageIds of once-per-order events from order_id
@@ -61,6 +64,9 @@ func encodeMessage(m Message, s *stamp) ([]byte, string, error) {
 	out := make([]byte, len(w.Buf))
 	copy(out, w.Buf)
 	putWriter(w)
+	if id == "" {
+		id = idIn(out)
+	}
 	return out, id, nil
 }
 
@@ -74,6 +80,8 @@ func putWriter(w *jsonw.Writer) {
 
 // encodeWriter is encodeMessage without the copy: the encoding is in the
 // returned writer's Buf, which the caller must give back with putWriter.
+// The id returned is "" when the encoder appended a random one itself
+// (no WithMessageIDs): idIn reads it from the encoding.
 func encodeWriter(m Message, s *stamp) (*jsonw.Writer, string, error) {
 	var e envelope
 	switch x := m.(type) {
@@ -124,7 +132,8 @@ func encodeWriter(m Message, s *stamp) (*jsonw.Writer, string, error) {
 		}
 		return encodeAlias(x, &e, s)
 	}
-	return nil, "", fmt.Errorf("%w: unsupported message type %T", ErrInvalidValue, m)
+	// reflect.TypeOf, not %T: m must not escape (Enqueue would allocate it).
+	return nil, "", fmt.Errorf("%w: unsupported message type %s", ErrInvalidValue, reflect.TypeOf(m))
 }
 
 func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
@@ -324,7 +333,7 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 	}
 	w.Reset(w.Buf)
 
-	if e.messageID == "" {
+	if e.messageID == "" && s.newID != nil {
 		id, err := e.generatedID(s.newID)
 		if err != nil {
 			putWriter(w)
@@ -344,7 +353,15 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 	w.ObjectStart()
 	w.Field("type")
 	w.Raw(typeJSON(e.typ))
-	w.StringMember(`"messageId":`, e.messageID)
+	if e.messageID == "" {
+		// The default id is appended where it is sent, not made a string:
+		// idIn reads it back when a report needs it. The type's value
+		// was the last written: the writer's comma state stays right.
+		w.Buf = append(w.Buf, messageIDKey...)
+		w.Buf = append(ids.AppendV4(w.Buf), '"')
+	} else {
+		w.StringMember(`"messageId":`, e.messageID)
+	}
 	optString(w, `"userId":`, e.userID)
 	optString(w, `"anonymousId":`, e.anonymousID)
 	w.Field("timestamp")
@@ -367,6 +384,19 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 		return nil, "", &TooLargeError{Size: n, Limit: MaxMessageBytes}
 	}
 	return w, e.messageID, nil
+}
+
+// messageIDKey is what precedes the messageId in every encoding.
+const messageIDKey = `,"messageId":"`
+
+// idIn returns the messageId of an encoding whose id was appended by the
+// encoder (encodeWriter returned ""): the 36 bytes after messageIDKey.
+func idIn(data []byte) string {
+	if i := bytes.Index(data, []byte(messageIDKey)); i >= 0 && len(data) >= i+len(messageIDKey)+ids.Len {
+		i += len(messageIDKey)
+		return string(data[i : i+ids.Len])
+	}
+	return ""
 }
 
 // generatedID calls the WithMessageIDs function and checks what it made as

@@ -17,6 +17,16 @@ type item struct {
 	done func(Report) // EnqueueEncoded's per-message callback, or nil
 }
 
+// messageInfo is it.info, with the messageId the encoder appended (and
+// did not make a string, see idIn) read back from the encoding.
+func (it *item) messageInfo() MessageInfo {
+	info := it.info
+	if info.MessageID == "" {
+		info.MessageID = idIn(it.data)
+	}
+	return info
+}
+
 // QueueFullError is the error of a message refused because the queue (or
 // the spool) is at one of its bounds. It matches ErrQueueFull with
 // errors.Is, and says which bound and its value. From EnqueueContext and
