@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
 )
 
 // Defaults of the options.
