@@ -111,7 +111,10 @@ func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journal, recs []re
 // accept queues an encoded message, or refuses it (the caller counts and
 // reports refusals). data is copied: the caller may reuse it once accept
 // returns. With wait, it waits for room until ctx ends.
-func (b *batcher) accept(ctx context.Context, data []byte, info MessageInfo, done func(Report), wait bool) error {
+//
+// data is copied into a slab, unless in is the slab it is already in (an
+// encoder's, see queue.getEncoder).
+func (b *batcher) accept(ctx context.Context, data []byte, in *slab, info MessageInfo, done func(Report), wait bool) error {
 	n := len(data)
 	for {
 		// Taken before the attempt, so that a release between a refusal
@@ -149,7 +152,7 @@ func (b *batcher) accept(ctx context.Context, data []byte, info MessageInfo, don
 			}
 		}
 		b.led.accepted(n)
-		if b.q.push(item{data: data, info: info, gen: gen, seq: seq, done: done}) {
+		if b.q.push(item{data: data, info: info, gen: gen, seq: seq, slab: in, done: done}) {
 			b.signal()
 		}
 		return nil
