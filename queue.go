@@ -81,7 +81,7 @@ type queue struct {
 	usedBytes    int           // their bytes
 	waiters      []*roomWaiter // EnqueueContext calls waiting for space, first come first served
 	released     chan struct{} // closed (and replaced) whenever space is released
-	slab         *slab // the slab copyIn copies into
+	slab         *slab         // the slab copyIn copies into
 	freeSlabs    []*slab
 	tr           *tracker
 
