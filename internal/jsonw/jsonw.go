@@ -197,7 +197,15 @@ func (w *Writer) IntMember(qk string, i int64) {
 		b = append(b, ',')
 	}
 	b = append(b, qk...)
-	w.Buf = strconv.AppendInt(b, i, 10)
+	switch {
+	case 0 <= i && i < 10: // quantities and positions: no strconv call
+		b = append(b, byte('0'+i))
+	case 10 <= i && i < 100:
+		b = append(b, byte('0'+i/10), byte('0'+i%10))
+	default:
+		b = strconv.AppendInt(b, i, 10)
+	}
+	w.Buf = b
 	w.comma = true
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -206,4 +207,16 @@ func TestAnyMatchesEncodingJSON(t *testing.T) {
 	require.NoError(t, w.Err())
 	want, _ := json.Marshal(v)
 	require.Equal(t, string(want), string(w.Buf))
+}
+
+// IntMember writes every integer as strconv does, around its fast paths.
+func TestIntMember(t *testing.T) {
+	for _, i := range []int64{math.MinInt64, -100, -10, -9, -1, 0, 1, 9, 10, 42, 99, 100, 101, 1 << 40, math.MaxInt64} {
+		w := &Writer{}
+		w.ObjectStart()
+		w.IntMember(`"a":`, 1)
+		w.IntMember(`"n":`, i)
+		w.ObjectEnd()
+		require.Equal(t, `{"a":1,"n":`+strconv.FormatInt(i, 10)+`}`, string(w.Buf))
+	}
 }
