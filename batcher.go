@@ -492,21 +492,15 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 	tell := b.cfg.callback != nil || o != Delivered
 	j := reportJob{tell: tell}
 	if tell {
-		j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: make([]MessageInfo, len(items))}
+		j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: messageInfos(items)}
 	}
 	for i := range items {
 		bytes += len(items[i].data)
-		if tell {
-			j.rep.Messages[i] = items[i].messageInfo()
-		}
 		if items[i].done != nil {
 			if j.dones == nil {
 				j.dones = make([]func(Report), len(items))
 				if !tell {
-					j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: make([]MessageInfo, len(items))}
-					for k := range items {
-						j.rep.Messages[k] = items[k].messageInfo()
-					}
+					j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: messageInfos(items)}
 				}
 			}
 			j.dones[i] = items[i].done

@@ -403,12 +403,15 @@ const messageIDKey = `,"messageId":"`
 
 // idIn returns the messageId of an encoding whose id was appended by the
 // encoder (encodeWriter returned ""): the 36 bytes after messageIDKey.
-func idIn(data []byte) string {
+func idIn(data []byte) string { return string(idBytes(data)) }
+
+// idBytes is idIn without the copy.
+func idBytes(data []byte) []byte {
 	if i := bytes.Index(data, []byte(messageIDKey)); i >= 0 && len(data) >= i+len(messageIDKey)+ids.Len {
 		i += len(messageIDKey)
-		return string(data[i : i+ids.Len])
+		return data[i : i+ids.Len]
 	}
-	return ""
+	return nil
 }
 
 // generatedID calls the WithMessageIDs function and checks what it made as

@@ -3,9 +3,11 @@ package analytics
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
+	"github.com/tracklane/analytics/internal/ids"
 	"github.com/tracklane/analytics/internal/jsonw"
 )
 
@@ -19,14 +21,36 @@ type item struct {
 	done func(Report) // EnqueueEncoded's per-message callback, or nil
 }
 
-// messageInfo is it.info, with the messageId the encoder appended (and
-// did not make a string, see idIn) read back from the encoding.
-func (it *item) messageInfo() MessageInfo {
-	info := it.info
-	if info.MessageID == "" {
-		info.MessageID = idIn(it.data)
+// messageInfos returns the items' MessageInfo, with the messageIds the
+// encoder appended (and did not make strings, see idIn) read back from the
+// encodings: into one string for them all, one allocation per report
+// rather than one per message.
+func messageInfos(items []item) []MessageInfo {
+	infos := make([]MessageInfo, len(items))
+	n := 0
+	for i := range items {
+		if infos[i] = items[i].info; infos[i].MessageID == "" {
+			n++
+		}
 	}
-	return info
+	if n == 0 {
+		return infos
+	}
+	var sb strings.Builder
+	sb.Grow(n * ids.Len)
+	for i := range items {
+		if infos[i].MessageID == "" {
+			sb.Write(idBytes(items[i].data))
+		}
+	}
+	all, off := sb.String(), 0
+	for i := range infos {
+		if infos[i].MessageID == "" {
+			n := len(idBytes(items[i].data))
+			infos[i].MessageID, off = all[off:off+n], off+n
+		}
+	}
+	return infos
 }
 
 // QueueFullError is the error of a message refused because the queue (or
