@@ -165,7 +165,7 @@ func (c *Client) enqueue(ctx context.Context, msg Message, wait bool) error {
 	if enc.inSlab() {
 		in = enc.s
 	}
-	info := infoOf(msg, id) // MessageID "" (appended by the encoder): item.messageInfo reads it
+	info := infoOf(msg, id) // MessageID "" (appended by the encoder): messageInfos reads it
 	if err := c.b.accept(ctx, w.Buf, in, info, nil, wait); err != nil {
 		if id == "" {
 			id = idIn(w.Buf)

@@ -417,10 +417,13 @@ type encoder struct {
 	off int
 }
 
-// encoderRoom is the free space a slab must have to be encoded into: more
-// than the largest message, so that an encoding that outgrows it (and is
-// reallocated by append) is too large anyway.
-const encoderRoom = MaxMessageBytes + 1
+// encoderRoom is the free space a slab must have to be encoded into. An
+// encoding that outgrows the slab is reallocated by append and then copied
+// into the queue's slab by push, as EnqueueEncoded's are: that is rare
+// when messages are smaller than encoderRoom, and a slab leaves at most
+// encoderRoom bytes unused (under 2%: the dead-endpoint memory stays what
+// the queue bound says).
+const encoderRoom = 4 << 10
 
 // getEncoder returns an encoder whose w.Buf is empty, with at least
 // encoderRoom bytes of capacity in its slab. Give it back with putEncoder.
