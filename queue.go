@@ -379,8 +379,11 @@ type slab struct {
 
 const slabSize = 256 << 10
 
-// maxFreeSlabs bounds the emptied slabs a client keeps for reuse.
-const maxFreeSlabs = 4
+// maxFreeSlabs bounds the emptied slabs a client keeps for reuse (4 MiB):
+// enough to absorb the bursts of slabs that a stream of deliveries frees
+// (with 4, a sixth of them were allocated afresh in
+// BenchmarkEnqueueOrderCompleted; with 16, under 2%).
+const maxFreeSlabs = 16
 
 // copyIn copies data into the current slab. Called with mu held.
 func (q *queue) copyIn(data []byte) ([]byte, *slab) {
