@@ -109,11 +109,10 @@ func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journal, recs []re
 }
 
 // accept queues an encoded message, or refuses it (the caller counts and
-// reports refusals). data is copied: the caller may reuse it once accept
-// returns. With wait, it waits for room until ctx ends.
-//
-// data is copied into a slab, unless in is the slab it is already in (an
-// encoder's, see queue.getEncoder).
+// reports refusals). data is copied into a slab (the caller may reuse it
+// once accept returns) unless in is the slab it already is in (an
+// encoder's, see queue.getEncoder): then, accepted, it stays there until
+// its outcome. With wait, it waits for room until ctx ends.
 func (b *batcher) accept(ctx context.Context, data []byte, in *slab, info MessageInfo, done func(Report), wait bool) error {
 	n := len(data)
 	for {

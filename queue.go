@@ -46,8 +46,8 @@ func messageInfos(items []item) []MessageInfo {
 	all, off := sb.String(), 0
 	for i := range infos {
 		if infos[i].MessageID == "" {
-			n := len(idBytes(items[i].data))
-			infos[i].MessageID, off = all[off:off+n], off+n
+			k := len(idBytes(items[i].data))
+			infos[i].MessageID, off = all[off:off+k], off+k
 		}
 	}
 	return infos
