@@ -155,17 +155,31 @@ func (c *Client) enqueue(ctx context.Context, msg Message, wait bool) error {
 			return c.refuse(msg, "", err)
 		}
 	}
-	w, id, err := c.encodeSafe(msg)
+	// Encoded straight into a slab, where the message stays until its outcome.
+	q := c.b.q
+	enc := q.getEncoder()
+	defer q.putEncoder(enc)
+	id, err := c.encodeSafe(&enc.w, msg)
 	if err != nil {
 		return c.refuse(msg, "", err)
 	}
-	defer putWriter(w)
+	w := &enc.w
 	if max := c.b.maxMessage; len(w.Buf) > max {
 		return c.refuse(msg, "", &TooLargeError{Size: len(w.Buf), Limit: max})
 	}
-	info := infoOf(msg, id)
-	if err := c.b.accept(ctx, w.Buf, info, nil, wait); err != nil {
+	var in *slab
+	if enc.inSlab() {
+		in = enc.s
+	}
+	info := infoOf(msg, id) // MessageID "" (appended by the encoder): messageInfos reads it
+	if err := c.b.accept(ctx, w.Buf, in, info, nil, wait); err != nil {
+		if id == "" {
+			id = idIn(w.Buf)
+		}
 		return c.refuse(msg, id, err)
+	}
+	if in != nil {
+		enc.used()
 	}
 	return nil
 }
@@ -179,19 +193,19 @@ func (c *Client) refuse(msg Message, id string, err error) error {
 	return err
 }
 
-// encodeSafe is encodeWriter with the user's code contained: a panic in a
+// encodeSafe is encodeTo with the user's code contained: a panic in a
 // MarshalJSON, in the WithMessageIDs function or in the WithClock function
 // becomes a *ValidationError, and what those functions made is checked like
 // a value set by hand.
-func (c *Client) encodeSafe(msg Message) (w *jsonw.Writer, id string, err error) {
+func (c *Client) encodeSafe(w *jsonw.Writer, msg Message) (id string, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			w, id = nil, ""
+			id = ""
 			err = &ValidationError{Type: infoOf(msg, "").Type, Event: infoOf(msg, "").Event,
 				Err: fmt.Errorf("%w: a value's encoding panicked: %v", ErrInvalidValue, c.log.red.string(fmt.Sprint(v)))}
 		}
 	}()
-	return encodeWriter(msg, &c.stamp)
+	return encodeTo(w, msg, &c.stamp)
 }
 
 // Encoded is a message validated, stamped and encoded exactly as Enqueue
@@ -207,15 +221,20 @@ type Encoded struct {
 // Encode validates msg and stamps and encodes it as Enqueue does (the same
 // errors, the same bytes), without queueing, counting or reporting it.
 func (c *Client) Encode(msg Message) (Encoded, error) {
-	w, id, err := c.encodeSafe(msg)
+	w := getWriter()
+	defer putWriter(w)
+	id, err := c.encodeSafe(w, msg)
 	if err != nil {
 		return Encoded{}, err
 	}
-	defer putWriter(w)
 	if max := c.b.maxMessage; len(w.Buf) > max {
 		return Encoded{}, &TooLargeError{Size: len(w.Buf), Limit: max}
 	}
-	return Encoded{Data: append([]byte(nil), w.Buf...), Info: infoOf(msg, id)}, nil
+	data := append([]byte(nil), w.Buf...)
+	if id == "" {
+		id = idIn(data)
+	}
+	return Encoded{Data: data, Info: infoOf(msg, id)}, nil
 }
 
 // EnqueueEncoded queues a message encoded by Encode (possibly by another
@@ -243,7 +262,7 @@ func (c *Client) EnqueueEncoded(ctx context.Context, e Encoded, done func(Report
 		err = &ValidationError{Type: e.Info.Type, Event: e.Info.Event, Field: "messageId", Err: fmt.Errorf("%w: Encoded.Info.MessageID is empty", ErrInvalidValue)}
 	}
 	if err == nil {
-		err = c.b.accept(ctx, e.Data, e.Info, done, true)
+		err = c.b.accept(ctx, e.Data, nil, e.Info, done, true)
 	}
 	if err != nil {
 		c.led.refused(err)

@@ -111,9 +111,11 @@ func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journaler, recs []
 }
 
 // accept queues an encoded message, or refuses it (the caller counts and
-// reports refusals). data is copied: the caller may reuse it once accept
-// returns. With wait, it waits for room until ctx ends.
-func (b *batcher) accept(ctx context.Context, data []byte, info MessageInfo, done func(Report), wait bool) error {
+// reports refusals). data is copied into a slab (the caller may reuse it
+// once accept returns) unless in is the slab it already is in (an
+// encoder's, see queue.getEncoder): then, accepted, it stays there until
+// its outcome. With wait, it waits for room until ctx ends.
+func (b *batcher) accept(ctx context.Context, data []byte, in *slab, info MessageInfo, done func(Report), wait bool) error {
 	n := len(data)
 	if b.jr == nil && !wait {
 		wake, err := b.q.add(item{data: data, info: info, done: done})
@@ -161,7 +163,7 @@ func (b *batcher) accept(ctx context.Context, data []byte, info MessageInfo, don
 			}
 		}
 		b.led.accepted(n)
-		if b.q.push(item{data: data, info: info, gen: gen, seq: seq, done: done}) {
+		if b.q.push(item{data: data, info: info, gen: gen, seq: seq, slab: in, done: done}) {
 			b.signal()
 		}
 		return nil
@@ -503,21 +505,15 @@ func (b *batcher) finish(items []item, o Outcome, err error, attempts int) {
 	tell := b.cfg.callback != nil || o != Delivered
 	j := reportJob{tell: tell}
 	if tell {
-		j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: make([]MessageInfo, len(items))}
+		j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: messageInfos(items)}
 	}
 	for i := range items {
 		bytes += len(items[i].data)
-		if tell {
-			j.rep.Messages[i] = items[i].info
-		}
 		if items[i].done != nil {
 			if j.dones == nil {
 				j.dones = make([]func(Report), len(items))
 				if !tell {
-					j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: make([]MessageInfo, len(items))}
-					for k := range items {
-						j.rep.Messages[k] = items[k].info
-					}
+					j.rep = Report{Outcome: o, Err: err, Attempts: attempts, Messages: messageInfos(items)}
 				}
 			}
 			j.dones[i] = items[i].done

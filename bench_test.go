@@ -59,3 +59,34 @@ func BenchmarkEnqueueTrack10PropsParallel(b *testing.B) {
 		}
 	})
 }
+
+// Enqueue allocates nothing of its own on the caller's path (the Message
+// does not escape, the default messageId is appended into the slab), so
+// OrderCompleted + Enqueue allocates once: the typed properties.
+func TestEnqueueAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops pooled encoders at random under -race")
+	}
+	c, err := New("k", WithTransport(TransportFunc(func(context.Context, *Batch) error { return nil })),
+		WithMaxQueue(1_000_000, 1<<30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close(context.Background()) }()
+	o := FullOrder()
+	ev := OrderCompleted(o)
+	ev.UserID = "019mr8mf4r"
+	if n := testing.AllocsPerRun(2000, func() { _ = c.Enqueue(&ev) }); n != 0 {
+		t.Errorf("Enqueue(&ev): %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(2000, func() { _ = c.Enqueue(ev) }); n != 0 {
+		t.Errorf("Enqueue(ev): %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(2000, func() {
+		ev := OrderCompleted(o)
+		ev.UserID = "019mr8mf4r"
+		_ = c.Enqueue(&ev)
+	}); n != 1 {
+		t.Errorf("OrderCompleted + Enqueue: %v allocations, want 1", n)
+	}
+}

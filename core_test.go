@@ -866,7 +866,7 @@ func TestEncodeAndEnqueueEncoded(t *testing.T) {
 	err = c.EnqueueEncoded(context.Background(), Encoded{Data: []byte(`not json`), Info: MessageInfo{MessageID: "x"}}, done)
 	assert.ErrorIs(t, err, ErrInvalidValue)
 	_ = c.Close(context.Background())
-	var sent []string
+	var sent []string // the delivered upload's messages (the uploads run concurrently: any order)
 	for _, call := range f.snapshot() {
 		if call.err == nil {
 			sent = append(sent, call.messages...)

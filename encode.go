@@ -1,13 +1,16 @@
 package analytics
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/tracklane/analytics/internal/ids"
 	"github.com/tracklane/analytics/internal/jsonw"
 )
 
@@ -43,7 +46,7 @@ type envelope struct {
 
 // stamp fills what Enqueue assigns: messageId and timestamp.
 type stamp struct {
-	newID    func() string
+	newID    func() string // nil: a random UUIDv4, appended into the encoding (see idIn)
 	now      func() time.Time
 	defCtx   *Context
 	orderIDs bool // derive messageIds of once-per-order events from order_id
@@ -61,7 +64,19 @@ func encodeMessage(m Message, s *stamp) ([]byte, string, error) {
 	out := make([]byte, len(w.Buf))
 	copy(out, w.Buf)
 	putWriter(w)
+	if id == "" {
+		id = idIn(out)
+	}
 	return out, id, nil
+}
+
+// getWriter takes a writer from the pool; give it back with putWriter.
+func getWriter() *jsonw.Writer {
+	w, ok := writerPool.Get().(*jsonw.Writer)
+	if !ok {
+		w = &jsonw.Writer{}
+	}
+	return w
 }
 
 // putWriter returns a writer from encodeWriter to the pool.
@@ -75,63 +90,78 @@ func putWriter(w *jsonw.Writer) {
 // encodeWriter is encodeMessage without the copy: the encoding is in the
 // returned writer's Buf, which the caller must give back with putWriter.
 func encodeWriter(m Message, s *stamp) (*jsonw.Writer, string, error) {
+	w := getWriter()
+	id, err := encodeTo(w, m, s)
+	if err != nil {
+		putWriter(w)
+		return nil, "", err
+	}
+	return w, id, nil
+}
+
+// encodeTo validates m, stamps it and appends its encoding to w, reset
+// first (the encoding is w.Buf; w holds garbage after an error).
+// The id returned is "" when the encoder appended a random one itself
+// (no WithMessageIDs): idIn reads it from the encoding.
+func encodeTo(w *jsonw.Writer, m Message, s *stamp) (string, error) {
 	var e envelope
 	switch x := m.(type) {
 	case nil:
-		return nil, "", ErrNilMessage
+		return "", ErrNilMessage
 	case Track:
-		return encodeTrack(&x, s)
+		return encodeTrack(w, &x, s)
 	case *Track:
 		if x == nil {
-			return nil, "", ErrNilMessage
+			return "", ErrNilMessage
 		}
-		return encodeTrack(x, s)
+		return encodeTrack(w, x, s)
 	case Identify:
-		return encodeIdentify(&x, &e, s)
+		return encodeIdentify(w, &x, &e, s)
 	case *Identify:
 		if x == nil {
-			return nil, "", ErrNilMessage
+			return "", ErrNilMessage
 		}
-		return encodeIdentify(x, &e, s)
+		return encodeIdentify(w, x, &e, s)
 	case Page:
-		return encodePage(&x, "page", &e, s)
+		return encodePage(w, &x, "page", &e, s)
 	case *Page:
 		if x == nil {
-			return nil, "", ErrNilMessage
+			return "", ErrNilMessage
 		}
-		return encodePage(x, "page", &e, s)
+		return encodePage(w, x, "page", &e, s)
 	case Screen:
 		p := Page(x)
-		return encodePage(&p, "screen", &e, s)
+		return encodePage(w, &p, "screen", &e, s)
 	case *Screen:
 		if x == nil {
-			return nil, "", ErrNilMessage
+			return "", ErrNilMessage
 		}
 		p := Page(*x)
-		return encodePage(&p, "screen", &e, s)
+		return encodePage(w, &p, "screen", &e, s)
 	case Group:
-		return encodeGroup(&x, &e, s)
+		return encodeGroup(w, &x, &e, s)
 	case *Group:
 		if x == nil {
-			return nil, "", ErrNilMessage
+			return "", ErrNilMessage
 		}
-		return encodeGroup(x, &e, s)
+		return encodeGroup(w, x, &e, s)
 	case Alias:
-		return encodeAlias(&x, &e, s)
+		return encodeAlias(w, &x, &e, s)
 	case *Alias:
 		if x == nil {
-			return nil, "", ErrNilMessage
+			return "", ErrNilMessage
 		}
-		return encodeAlias(x, &e, s)
+		return encodeAlias(w, x, &e, s)
 	}
-	return nil, "", fmt.Errorf("%w: unsupported message type %T", ErrInvalidValue, m)
+	// reflect.TypeOf, not %T: m must not escape (Enqueue would allocate it).
+	return "", fmt.Errorf("%w: unsupported message type %s", ErrInvalidValue, reflect.TypeOf(m))
 }
 
-func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
+func encodeTrack(w *jsonw.Writer, t *Track, s *stamp) (string, error) {
 	e := envelope{typ: "track", event: t.Event, userID: t.UserID, anonymousID: t.AnonymousID,
 		messageID: t.MessageID, timestamp: t.Timestamp, context: t.Context, integrations: t.Integrations}
 	if t.Event == "" {
-		return nil, "", &ValidationError{Type: "track", Field: "event", Err: ErrMissingField}
+		return "", &ValidationError{Type: "track", Field: "event", Err: ErrMissingField}
 	}
 	if e.messageID == "" && s.orderIDs && t.typed != nil {
 		if id := t.typed.orderID(); id != "" {
@@ -139,14 +169,14 @@ func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
 		}
 	}
 	if err := e.check(); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if t.typed != nil {
 		if err := t.typed.validate(); err != nil {
-			return nil, "", e.fieldError(err, "properties.")
+			return "", e.fieldError(err, "properties.")
 		}
 	}
-	return e.encode(s, func(w *jsonw.Writer) {
+	return e.encode(w, s, func(w *jsonw.Writer) {
 		w.StringMember(`"event":`, t.Event)
 		w.Field("properties")
 		w.ObjectStart()
@@ -162,19 +192,19 @@ func encodeTrack(t *Track, s *stamp) (*jsonw.Writer, string, error) {
 	})
 }
 
-func encodeIdentify(m *Identify, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
+func encodeIdentify(w *jsonw.Writer, m *Identify, e *envelope, s *stamp) (string, error) {
 	*e = envelope{typ: "identify", userID: m.UserID, anonymousID: m.AnonymousID,
 		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
 	if err := e.check(); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	typed := !m.User.isZero()
 	if typed {
 		if err := m.User.validate(); err != nil {
-			return nil, "", e.fieldError(err, "traits.")
+			return "", e.fieldError(err, "traits.")
 		}
 	}
-	return e.encode(s, func(w *jsonw.Writer) {
+	return e.encode(w, s, func(w *jsonw.Writer) {
 		if typed {
 			objectMember(w, "traits", m.User.encodeTraits, m.Traits, isUserTrait)
 		} else {
@@ -183,17 +213,17 @@ func encodeIdentify(m *Identify, e *envelope, s *stamp) (*jsonw.Writer, string, 
 	})
 }
 
-func encodePage(m *Page, typ string, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
+func encodePage(w *jsonw.Writer, m *Page, typ string, e *envelope, s *stamp) (string, error) {
 	*e = envelope{typ: typ, userID: m.UserID, anonymousID: m.AnonymousID,
 		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
 	if err := e.check(); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	var pg *PageInfo // a page call's properties default to its context.page
 	if typ == "page" {
 		pg = pageOf(s.defCtx, m.Context)
 	}
-	return e.encode(s, func(w *jsonw.Writer) {
+	return e.encode(w, s, func(w *jsonw.Writer) {
 		optString(w, `"name":`, m.Name)
 		optString(w, `"category":`, m.Category)
 		w.Key("properties")
@@ -204,22 +234,22 @@ func encodePage(m *Page, typ string, e *envelope, s *stamp) (*jsonw.Writer, stri
 	})
 }
 
-func encodeGroup(m *Group, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
+func encodeGroup(w *jsonw.Writer, m *Group, e *envelope, s *stamp) (string, error) {
 	*e = envelope{typ: "group", userID: m.UserID, anonymousID: m.AnonymousID,
 		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
 	if m.GroupID == "" {
-		return nil, "", &ValidationError{Type: "group", Field: "groupId", Err: ErrMissingField}
+		return "", &ValidationError{Type: "group", Field: "groupId", Err: ErrMissingField}
 	}
 	if err := e.check(); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	typed := !m.Account.isZero()
 	if typed {
 		if err := m.Account.validate(); err != nil {
-			return nil, "", e.fieldError(err, "traits.")
+			return "", e.fieldError(err, "traits.")
 		}
 	}
-	return e.encode(s, func(w *jsonw.Writer) {
+	return e.encode(w, s, func(w *jsonw.Writer) {
 		optString(w, `"groupId":`, m.GroupID)
 		if typed {
 			objectMember(w, "traits", m.Account.encodeTraits, m.Traits, isGroupTrait)
@@ -229,19 +259,19 @@ func encodeGroup(m *Group, e *envelope, s *stamp) (*jsonw.Writer, string, error)
 	})
 }
 
-func encodeAlias(m *Alias, e *envelope, s *stamp) (*jsonw.Writer, string, error) {
+func encodeAlias(w *jsonw.Writer, m *Alias, e *envelope, s *stamp) (string, error) {
 	*e = envelope{typ: "alias", userID: m.UserID, anonymousID: m.AnonymousID,
 		messageID: m.MessageID, timestamp: m.Timestamp, context: m.Context, integrations: m.Integrations}
 	if m.UserID == "" {
-		return nil, "", &ValidationError{Type: "alias", Field: "userId", Err: ErrMissingField}
+		return "", &ValidationError{Type: "alias", Field: "userId", Err: ErrMissingField}
 	}
 	if m.PreviousID == "" {
-		return nil, "", &ValidationError{Type: "alias", Field: "previousId", Err: ErrMissingField}
+		return "", &ValidationError{Type: "alias", Field: "previousId", Err: ErrMissingField}
 	}
 	if err := e.check(); err != nil {
-		return nil, "", err
+		return "", err
 	}
-	return e.encode(s, func(w *jsonw.Writer) { optString(w, `"previousId":`, m.PreviousID) })
+	return e.encode(w, s, func(w *jsonw.Writer) { optString(w, `"previousId":`, m.PreviousID) })
 }
 
 // objectMember writes key:{...}: the members typed writes (when not nil),
@@ -317,18 +347,13 @@ func (e *envelope) fieldError(err error, prefix string) error {
 }
 
 // encode writes the whole message; own writes the call's own members.
-func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, string, error) {
-	w, ok := writerPool.Get().(*jsonw.Writer)
-	if !ok {
-		w = &jsonw.Writer{}
-	}
+func (e *envelope) encode(w *jsonw.Writer, s *stamp, own func(w *jsonw.Writer)) (string, error) {
 	w.Reset(w.Buf)
 
-	if e.messageID == "" {
+	if e.messageID == "" && s.newID != nil {
 		id, err := e.generatedID(s.newID)
 		if err != nil {
-			putWriter(w)
-			return nil, "", err
+			return "", err
 		}
 		e.messageID = id
 	}
@@ -336,15 +361,22 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 	if ts.IsZero() {
 		t, err := e.clockTime(s.now)
 		if err != nil {
-			putWriter(w)
-			return nil, "", err
+			return "", err
 		}
 		ts = t
 	}
 	w.ObjectStart()
 	w.Field("type")
 	w.Raw(typeJSON(e.typ))
-	w.StringMember(`"messageId":`, e.messageID)
+	if e.messageID == "" {
+		// The default id is appended where it is sent, not made a string:
+		// idIn reads it back when a report needs it. The type's value
+		// was the last written: the writer's comma state stays right.
+		w.Buf = append(w.Buf, messageIDKey...)
+		w.Buf = append(ids.AppendV4(w.Buf), '"')
+	} else {
+		w.StringMember(`"messageId":`, e.messageID)
+	}
 	optString(w, `"userId":`, e.userID)
 	optString(w, `"anonymousId":`, e.anonymousID)
 	w.Field("timestamp")
@@ -358,15 +390,28 @@ func (e *envelope) encode(s *stamp, own func(w *jsonw.Writer)) (*jsonw.Writer, s
 	}
 	w.ObjectEnd()
 	if err := w.Err(); err != nil {
-		putWriter(w)
-		return nil, "", e.fieldError(err, "")
+		return "", e.fieldError(err, "")
 	}
 	if len(w.Buf) > MaxMessageBytes {
-		n := len(w.Buf)
-		putWriter(w)
-		return nil, "", &TooLargeError{Size: n, Limit: MaxMessageBytes}
+		return "", &TooLargeError{Size: len(w.Buf), Limit: MaxMessageBytes}
 	}
-	return w, e.messageID, nil
+	return e.messageID, nil
+}
+
+// messageIDKey is what precedes the messageId in every encoding.
+const messageIDKey = `,"messageId":"`
+
+// idIn returns the messageId of an encoding whose id was appended by the
+// encoder (encodeWriter returned ""): the 36 bytes after messageIDKey.
+func idIn(data []byte) string { return string(idBytes(data)) }
+
+// idBytes is idIn without the copy.
+func idBytes(data []byte) []byte {
+	if i := bytes.Index(data, []byte(messageIDKey)); i >= 0 && len(data) >= i+len(messageIDKey)+ids.Len {
+		i += len(messageIDKey)
+		return data[i : i+ids.Len]
+	}
+	return nil
 }
 
 // generatedID calls the WithMessageIDs function and checks what it made as

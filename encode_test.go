@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,4 +241,128 @@ func TestPathErrorMapping(t *testing.T) {
 	var pe *jsonw.PathError
 	require.True(t, errors.As(w.Err(), &pe))
 	assert.Equal(t, "properties.x", pe.Path)
+}
+
+// The default messageId is appended into the encoding, not made a string
+// on the caller's path: the reports still carry it, the same as on the
+// wire, whether the message was delivered or refused after encoding.
+func TestDefaultMessageIDReported(t *testing.T) {
+	v4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	var mu sync.Mutex
+	var reports []Report
+	var sent []string
+	c, err := New("k", WithDeliveryCallback(func(r Report) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, r)
+	}), WithTransport(TransportFunc(func(_ context.Context, b *Batch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range b.Messages {
+			var v struct{ MessageID string }
+			require.NoError(t, json.Unmarshal(m, &v))
+			sent = append(sent, v.MessageID)
+		}
+		return nil
+	})))
+	require.NoError(t, err)
+	ev := fullOrder()
+	require.NoError(t, c.Enqueue(&ev))
+	require.NoError(t, c.Enqueue(Identify{UserID: "u"}))
+	require.NoError(t, c.Flush(t.Context()))
+	require.NoError(t, c.Close(t.Context()))
+	// Refused by the queue after encoding (EnqueueContext encodes first).
+	require.ErrorIs(t, c.EnqueueContext(t.Context(), Track{Event: "E", UserID: "u"}), ErrClosed)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, sent, 2)
+	var delivered []string
+	var refused []MessageInfo
+	for _, r := range reports {
+		for _, m := range r.Messages {
+			if r.Outcome == Delivered {
+				delivered = append(delivered, m.MessageID)
+			} else {
+				refused = append(refused, m)
+			}
+		}
+	}
+	require.ElementsMatch(t, sent, delivered)
+	require.Len(t, refused, 1)
+	require.Equal(t, MessageInfo{MessageID: refused[0].MessageID, Type: "track", Event: "E"}, refused[0])
+	for _, id := range append(delivered, refused[0].MessageID) {
+		require.Regexp(t, v4, id)
+	}
+	require.NotEqual(t, sent[0], sent[1])
+
+	enc, err := c.Encode(Track{Event: "E", UserID: "u"})
+	require.NoError(t, err)
+	require.Regexp(t, v4, enc.Info.MessageID)
+	require.Contains(t, string(enc.Data), `"messageId":"`+enc.Info.MessageID+`"`)
+}
+
+// Enqueue encodes into the free end of a slab, and push takes the
+// encoding without a copy; an encoding that outgrows the slab is copied
+// into the queue's slab instead. Both reach the transport intact.
+func TestEncoderSlab(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]string{} // messageId -> properties.pad
+	c, err := New("k", WithTransport(TransportFunc(func(_ context.Context, b *Batch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range b.Messages {
+			var v struct {
+				MessageID  string
+				Properties struct{ Pad string }
+			}
+			require.NoError(t, json.Unmarshal(m, &v))
+			got[v.MessageID] = v.Properties.Pad
+		}
+		return nil
+	})))
+	require.NoError(t, err)
+	q := c.b.q
+	enqueue := func(e *encoder, id, pad string) {
+		t.Helper()
+		_, err := encodeTo(&e.w, Track{Event: "E", UserID: "u", MessageID: id, Properties: Properties{"pad": pad}}, &c.stamp)
+		require.NoError(t, err)
+		var in *slab
+		if e.inSlab() {
+			in = e.s
+		}
+		require.NoError(t, c.b.accept(t.Context(), e.w.Buf, in, MessageInfo{MessageID: id, Type: "track", Event: "E"}, nil, false))
+		if in != nil {
+			e.used()
+		}
+	}
+
+	e := q.getEncoder()
+	small := strings.Repeat("s", 100)
+	enqueue(e, "small", small)
+	q.mu.Lock()
+	require.Equal(t, 1, e.s.refs, "push counted the encoder's slab")
+	require.Nil(t, q.slab, "nothing copied")
+	q.mu.Unlock()
+	require.Equal(t, len(e.w.Buf), e.off)
+
+	// The slab's last encoderRoom bytes: a larger encoding outgrows them.
+	e.off = cap(e.s.buf) - encoderRoom
+	e.w.Reset(e.s.buf[e.off:e.off:cap(e.s.buf)])
+	big := strings.Repeat("b", 2*encoderRoom)
+	enqueue(e, "big", big)
+	require.False(t, e.inSlab())
+	q.mu.Lock()
+	require.NotNil(t, q.slab, "copied into the queue's slab")
+	q.mu.Unlock()
+	q.putEncoder(e)
+	require.Nil(t, e.w.Buf, "the outgrown buffer is not kept")
+
+	require.NoError(t, c.Close(t.Context()))
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, map[string]string{"small": small, "big": big}, got)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	require.Zero(t, e.s.refs, "released")
 }

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/tracklane/analytics/internal/ids"
 )
 
 // Defaults of the options.
@@ -59,7 +57,7 @@ type config struct {
 	callback         func(Report)
 	logger           *slog.Logger
 	now              func() time.Time
-	newID            func() string
+	newID            func() string // nil: a random UUIDv4 appended straight into the encoding
 	orderIDs         bool
 	jitter           func() float64 // in [0,1); nil: math/rand/v2
 	spoolDir         string
@@ -83,7 +81,6 @@ func defaultConfig(writeKey string) *config {
 		maxBackoff:       DefaultMaxBackoff,
 		logger:           slog.Default(),
 		now:              time.Now,
-		newID:            ids.NewV4,
 	}
 }
 

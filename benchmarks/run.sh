@@ -94,5 +94,5 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 } > "$OUT/meta.md"
 
 go run ./cmd/report -bench "$OUT/bench.txt" -benchstat "$OUT/benchstat.txt" -e2e "$OUT/e2e.jsonl" \
-  -meta "$OUT/meta.md" -profiles "$OUT/profiles.md" -close-deadline "$CLOSE_DEADLINE" -close-cap "$CLOSE_CAP" \
+  -meta "$OUT/meta.md" -profiles "$OUT/profiles.md" -fastpath FASTPATH.md -close-deadline "$CLOSE_DEADLINE" -close-cap "$CLOSE_CAP" \
   -out RESULTS.md

@@ -21,6 +21,15 @@ const hexDigits = "0123456789abcdef"
 
 // NewV4 returns a random UUID in its canonical 36-character form.
 func NewV4() string {
+	var s [Len]byte
+	return string(AppendV4(s[:0]))
+}
+
+// Len is the length of a UUID in its canonical form.
+const Len = 36
+
+// AppendV4 appends a random UUID in its canonical 36-character form to b.
+func AppendV4(b []byte) []byte {
 	r, ok := pool.Get().(*randBuf)
 	if !ok {
 		r = &randBuf{off: block}
@@ -36,15 +45,16 @@ func NewV4() string {
 	pool.Put(r)
 	u[6] = u[6]&0x0f | 0x40 // version 4
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	var s [36]byte
+	n := len(b)
+	b = append(b, "00000000-0000-0000-0000-000000000000"...)
+	s := b[n : n+Len]
 	j := 0
 	for i, c := range u {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			s[j] = '-'
-			j++
+			j++ // the dash
 		}
 		s[j], s[j+1] = hexDigits[c>>4], hexDigits[c&0xf]
 		j += 2
 	}
-	return string(s[:])
+	return b
 }

@@ -52,3 +52,15 @@ func BenchmarkGoogleUUID(b *testing.B) {
 		_ = uuid.NewString()
 	}
 }
+
+// AppendV4 appends a v4 UUID after what b holds and allocates nothing.
+func TestAppendV4(t *testing.T) {
+	b := AppendV4([]byte("id="))
+	if string(b[:3]) != "id=" || len(b) != 3+Len || !v4.MatchString(string(b[3:])) {
+		t.Fatalf("AppendV4: %q", b)
+	}
+	buf := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendV4(buf[:0]) }); n != 0 {
+		t.Errorf("AppendV4 allocates %v times", n)
+	}
+}

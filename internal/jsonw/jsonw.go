@@ -197,7 +197,15 @@ func (w *Writer) IntMember(qk string, i int64) {
 		b = append(b, ',')
 	}
 	b = append(b, qk...)
-	w.Buf = strconv.AppendInt(b, i, 10)
+	switch {
+	case 0 <= i && i < 10: // quantities and positions: no strconv call
+		b = append(b, byte('0'+i))
+	case 10 <= i && i < 100:
+		b = append(b, byte('0'+i/10), byte('0'+i%10))
+	default:
+		b = strconv.AppendInt(b, i, 10)
+	}
+	w.Buf = b
 	w.comma = true
 }
 
@@ -458,21 +466,30 @@ func appendString(b []byte, s string) ([]byte, bool) {
 
 // plainPrefix returns the length of the longest prefix of s made of
 // printable ASCII other than '"' and '\\', which needs no escaping. It
-// looks at 8 bytes at a time.
+// looks at 8 bytes at a time, the last ones too (a word overlapping the
+// checked ones), so that only strings shorter than 8 bytes, and the bytes
+// of the word holding one that needs escaping, are looked at one by one.
 func plainPrefix(s string) int {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 	)
 	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		quote := v ^ (ones * '"')
-		slash := v ^ (ones * '\\')
-		// A byte below 0x20, a '"' or '\\' (zero after the xor), or a byte >= 0x80.
-		if (v-ones*0x20)&^v&highs != 0 || (quote-ones)&^quote&highs != 0 || (slash-ones)&^slash&highs != 0 || v&highs != 0 {
+	for i+8 <= len(s) {
+		t := s[i : i+8] // one bounds check: the loads below combine into one
+		v := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		// With every byte below 0x80 (v&highs == 0) no sum carries into the
+		// next byte: a byte's high bit is set in v+0x60 when it is at
+		// least 0x20, and in (v^'"')+0x7f when it is not '"' (likewise '\\').
+		if (v+ones*0x60)&((v^ones*'"')+ones*0x7f)&((v^ones*'\\')+ones*0x7f)&^v&highs != highs {
 			break
+		}
+		if i += 8; i == len(s) {
+			return i
+		}
+		if i+8 > len(s) {
+			i = len(s) - 8 // the last word, overlapping plain bytes
 		}
 	}
 	for i < len(s) && plain[s[i]] {

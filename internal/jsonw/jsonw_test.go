@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,11 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		plainN := 0
+		for plainN < len(s) && plain[s[plainN]] {
+			plainN++
+		}
+		require.Equal(t, plainN, plainPrefix(s), "plainPrefix(%q)", s)
 		got, ok := appendString(nil, s)
 		require.Equal(t, utf8.ValidString(s), ok, "valid for %q", s)
 		require.True(t, json.Valid(got), "invalid JSON %s for %q", got, s)
@@ -94,6 +100,22 @@ func TestPlainPrefix(t *testing.T) {
 		{"abcdefghijklmn\x7f", 15}, {"abcdefghijklmn\x1f", 14}, {"abcdefgh\xc3\xa9", 8}, {"a\x00bcdefghijk", 1}, {"~~~~~~~~ ", 9},
 	} {
 		require.Equal(t, tc.want, plainPrefix(tc.s), "plainPrefix(%q)", tc.s)
+	}
+	// Every length up to three words, every byte class at every position:
+	// the word loop, the overlapping last word and the byte loop agree
+	// with a byte-by-byte scan.
+	for n := 0; n <= 24; n++ {
+		for at := 0; at < n; at++ {
+			for _, c := range []byte{0x00, 0x1f, ' ', '"', '\\', '~', 0x7f, 0x80, 0xc3, 0xff} {
+				b := []byte(strings.Repeat("a", n))
+				b[at] = c
+				want := 0
+				for want < n && plain[b[want]] {
+					want++
+				}
+				require.Equal(t, want, plainPrefix(string(b)), "plainPrefix(%q)", b)
+			}
+		}
 	}
 }
 
@@ -185,4 +207,16 @@ func TestAnyMatchesEncodingJSON(t *testing.T) {
 	require.NoError(t, w.Err())
 	want, _ := json.Marshal(v)
 	require.Equal(t, string(want), string(w.Buf))
+}
+
+// IntMember writes every integer as strconv does, around its fast paths.
+func TestIntMember(t *testing.T) {
+	for _, i := range []int64{math.MinInt64, -100, -10, -9, -1, 0, 1, 9, 10, 42, 99, 100, 101, 1 << 40, math.MaxInt64} {
+		w := &Writer{}
+		w.ObjectStart()
+		w.IntMember(`"a":`, 1)
+		w.IntMember(`"n":`, i)
+		w.ObjectEnd()
+		require.Equal(t, `{"a":1,"n":`+strconv.FormatInt(i, 10)+`}`, string(w.Buf))
+	}
 }

@@ -23,6 +23,7 @@ func main() {
 		e2ePath   = flag.String("e2e", "", "cmd/e2e -json records")
 		metaPath  = flag.String("meta", "", "Markdown: machine, Go version, commands")
 		profPath  = flag.String("profiles", "", "Markdown: pprof extracts")
+		fastPath  = flag.String("fastpath", "", "Markdown: the caller's fast path against its floor (FASTPATH.md, measured by hand)")
 		closeDead = flag.Duration("close-deadline", 2*time.Second, "as given to cmd/e2e")
 		closeCap  = flag.Duration("close-cap", 60*time.Second, "as given to cmd/e2e")
 		out       = flag.String("out", "RESULTS.md", "output file")
@@ -69,6 +70,10 @@ func main() {
 	b.WriteString(read(*statPath))
 	b.WriteString("```\n\n")
 	b.WriteString(report.Summarize(recs, live, dead, n, deadN, *closeDead, *closeCap))
+	if *fastPath != "" {
+		b.WriteString("\n## Fast path (issue 18): the caller's cost against its floor\n\n")
+		b.WriteString(read(*fastPath))
+	}
 	if *profPath != "" {
 		b.WriteString("\n## Profiles (tracklane)\n\n")
 		b.WriteString(read(*profPath))
