@@ -118,7 +118,7 @@ func newBatcher(cfg *config, led *ledger, log *safeLogger, jr journaler, recs []
 func (b *batcher) accept(ctx context.Context, data []byte, in *slab, info MessageInfo, done func(Report), wait bool) error {
 	n := len(data)
 	if b.jr == nil && !wait {
-		wake, err := b.q.add(item{data: data, info: info, done: done})
+		wake, err := b.q.add(item{data: data, info: info, slab: in, done: done})
 		if err != nil {
 			return err
 		}

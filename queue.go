@@ -271,7 +271,11 @@ func (q *queue) add(it item) (wake bool, err error) {
 	it.gen = q.take(n)
 	q.reserving--
 	q.led.accepted(n) // before the message can have an outcome
-	it.data, it.slab = q.copyIn(it.data)
+	if it.slab != nil {
+		it.slab.refs++ // encoded in place, in an encoder's slab
+	} else {
+		it.data, it.slab = q.copyIn(it.data)
+	}
 	q.pending = append(q.pending, it)
 	q.pendingBytes += n + 1
 	return q.batchReady() || q.flushReq || q.closed && q.reserving == 0, nil
