@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,6 +136,20 @@ func (q *queue) fullErr(n int) *QueueFullError {
 	return &QueueFullError{Bound: "bytes", Limit: int64(q.maxBytes)}
 }
 
+// admitLocked says whether a message of n bytes may take space now: nil,
+// ErrClosed, or the *QueueFullError of the bound it is over (also while
+// EnqueueContext calls wait: the space they are owed comes first). Called
+// with mu held.
+func (q *queue) admitLocked(n int) error {
+	switch {
+	case q.closed:
+		return ErrClosed
+	case len(q.waiters) > 0 || !q.fits(n):
+		return q.fullErr(n)
+	}
+	return nil
+}
+
 // fits reports whether n more bytes fit now. Called with mu held.
 func (q *queue) fits(n int) bool {
 	return q.used+1 <= q.maxMsgs && q.usedBytes+n <= q.maxBytes
@@ -165,17 +180,13 @@ func (q *queue) precheck() error {
 // push or cancel.
 func (q *queue) reserve(ctx context.Context, n int, wait bool) (gen uint64, err error) {
 	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return 0, ErrClosed
-	}
-	if len(q.waiters) == 0 && q.fits(n) {
+	err = q.admitLocked(n)
+	if err == nil {
 		gen = q.take(n)
 		q.mu.Unlock()
 		return gen, nil
 	}
-	if !wait {
-		err := q.fullErr(n)
+	if !wait || errors.Is(err, ErrClosed) {
 		q.mu.Unlock()
 		return 0, err
 	}
@@ -262,11 +273,8 @@ func (q *queue) add(it item) (wake bool, err error) {
 	n := len(it.data)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	switch {
-	case q.closed:
-		return false, ErrClosed
-	case len(q.waiters) > 0 || !q.fits(n):
-		return false, q.fullErr(n)
+	if err := q.admitLocked(n); err != nil {
+		return false, err
 	}
 	it.gen = q.take(n)
 	q.reserving--
