@@ -20,9 +20,13 @@ import (
 // The ecommerce property checks reuse validate.go's own schema and
 // checkMembers.
 
-// msgInfo is what the store keeps of a message besides its bytes.
+// msgInfo is what the store keeps of a message besides its bytes, and
+// where those are.
 type msgInfo struct {
 	typ, id, event string
+	// off is the offset of the message in the request body it is a piece
+	// of, as fastBatch finds it; -1 when it is not known to be one.
+	off int
 }
 
 // fastBatch returns the messages of body (sub-slices of body) and the body's
@@ -69,6 +73,7 @@ func fastBatch(body []byte, limit int) (raws []json.RawMessage, infos []msgInfo,
 			if !good || len(raws) == MaxBatchMessages {
 				return false
 			}
+			info.off = start
 			raws, infos = append(raws, body[start:s.i:s.i]), append(infos, info)
 			return true
 		})

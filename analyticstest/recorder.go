@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tracklane/analytics"
@@ -23,10 +24,18 @@ import (
 // The zero value is ready to use. A Recorder is safe for concurrent use; all
 // its methods return copies the caller may keep.
 type Recorder struct {
-	store    // countsOnly is set only by NewRecorder
-	batches  []analytics.Batch
-	attempts []Attempt
+	store          // countsOnly is set only by NewRecorder
+	batches  []int // the delivered attempts, as indexes into attempts
+	attempts []attempt
 	failures []scripted // scripted results of the next sends, in order
+}
+
+// attempt is what the Recorder keeps of an Attempt: all but the messages,
+// which are in the store's log when kept.
+type attempt struct {
+	Attempt       // Batch.Messages nil
+	at      span  // where the messages are, one after the other
+	ends    []int // the end of each message, from at.off; nil when not kept
 }
 
 // Attempt is one call of Recorder.Send: the batch as it was sent and what
@@ -66,25 +75,8 @@ func (r *Recorder) Send(ctx context.Context, batch *analytics.Batch) error {
 	if batch == nil {
 		return fmt.Errorf("analyticstest: Recorder.Send: nil batch")
 	}
-	r.mu.Lock()
-	countsOnly := r.countsOnly
-	r.mu.Unlock()
-	cp := analytics.Batch{SentAt: batch.SentAt, Attempt: batch.Attempt}
-	if !countsOnly {
-		// One allocation for the whole batch: the messages share it.
-		size := 0
-		for _, m := range batch.Messages {
-			size += len(m)
-		}
-		buf := make([]byte, 0, size)
-		cp.Messages = make([]json.RawMessage, len(batch.Messages))
-		for i, m := range batch.Messages {
-			buf = append(buf, m...)
-			cp.Messages[i] = buf[len(buf)-len(m) : len(buf) : len(buf)]
-		}
-	}
-	// Check outside the lock: the batch is ours now (or still the
-	// caller's, which Send may read until it returns).
+	// Check outside the lock: the batch is still the caller's, which Send
+	// may read until it returns.
 	infos := make([]msgInfo, len(batch.Messages))
 	var found []Violation
 	for i, raw := range batch.Messages {
@@ -99,8 +91,24 @@ func (r *Recorder) Send(ctx context.Context, batch *analytics.Batch) error {
 		}
 		infos[i] = info
 	}
+	defer r.compressSealed()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	a := attempt{Attempt: Attempt{Batch: analytics.Batch{SentAt: batch.SentAt, Attempt: batch.Attempt}}}
+	if !r.countsOnly {
+		// The messages one after the other in one block.
+		size := 0
+		for _, m := range batch.Messages {
+			size += len(m)
+		}
+		r.reserveLocked(size)
+		a.at = r.log.put(nil)
+		a.ends = make([]int, len(batch.Messages))
+		for i, m := range batch.Messages {
+			a.at.n += r.log.put(m).n
+			a.ends[i] = a.at.n
+		}
+	}
 	var err error
 	switch {
 	case ctx.Err() != nil:
@@ -111,13 +119,14 @@ func (r *Recorder) Send(ctx context.Context, batch *analytics.Batch) error {
 			r.failures = r.failures[1:]
 		}
 	}
-	r.attempts = append(r.attempts, Attempt{Batch: cp, Err: err})
+	a.Err = err
+	r.attempts = append(r.attempts, a)
 	if err != nil {
 		r.notifyLocked()
 		return err
 	}
-	if !countsOnly {
-		r.batches = append(r.batches, cp)
+	if !r.countsOnly {
+		r.batches = append(r.batches, len(r.attempts)-1)
 	}
 	if len(batch.Messages) > MaxBatchMessages {
 		r.violations = append(r.violations, Violation{Index: -1, Field: "batch", Rule: RuleBatch,
@@ -125,14 +134,39 @@ func (r *Recorder) Send(ctx context.Context, batch *analytics.Batch) error {
 	}
 	r.violations = append(r.violations, found...)
 	for i := range infos {
-		var raw []byte
-		if !countsOnly {
-			raw = cp.Messages[i]
+		var at span
+		if a.ends != nil {
+			at = a.message(i)
 		}
-		r.addLocked(raw, infos[i])
+		r.addLocked(at, infos[i])
 	}
 	r.notifyLocked()
 	return nil
+}
+
+// message returns where the i-th message of a is kept.
+func (a *attempt) message(i int) span {
+	start := 0
+	if i > 0 {
+		start = a.ends[i-1]
+	}
+	return a.at.sub(start, a.ends[i]-start)
+}
+
+// batch returns a's Batch, its messages read from r (in memory of their
+// own) when they were kept.
+func (a *attempt) batch(r *blobReader) analytics.Batch {
+	b := a.Batch
+	if a.ends == nil {
+		return b
+	}
+	all := r.get(a.at)
+	b.Messages = make([]json.RawMessage, len(a.ends))
+	for i := range a.ends {
+		sp := a.message(i)
+		b.Messages[i] = all[sp.off-a.at.off : sp.off-a.at.off+sp.n : sp.off-a.at.off+sp.n]
+	}
+	return b
 }
 
 // FailNext makes the next n sends return err (after those already
@@ -179,15 +213,31 @@ func (r *Recorder) Len() int { return r.len() }
 // Batches returns the delivered batches, in the order sent.
 func (r *Recorder) Batches() []analytics.Batch {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]analytics.Batch(nil), r.batches...)
+	attempts, idx, rd := r.attempts[:len(r.attempts):len(r.attempts)], slices.Clone(r.batches), r.log.reader()
+	r.mu.Unlock()
+	if len(idx) == 0 {
+		return nil
+	}
+	out := make([]analytics.Batch, len(idx))
+	for i, j := range idx {
+		out[i] = attempts[j].batch(rd)
+	}
+	return out
 }
 
 // Attempts returns every call of Send, delivered or failed, in order.
 func (r *Recorder) Attempts() []Attempt {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Attempt(nil), r.attempts...)
+	attempts, rd := r.attempts[:len(r.attempts):len(r.attempts)], r.log.reader()
+	r.mu.Unlock()
+	if len(attempts) == 0 {
+		return nil
+	}
+	out := make([]Attempt, len(attempts))
+	for i := range attempts {
+		out[i] = Attempt{Batch: attempts[i].batch(rd), Err: attempts[i].Err}
+	}
+	return out
 }
 
 // Violations returns what Validate found wrong in the delivered messages

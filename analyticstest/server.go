@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,7 +53,7 @@ type Server struct {
 	srv      *httptest.Server
 
 	faults   []Fault // queued, one per request
-	requests []Request
+	requests []request
 	gen      int   // incremented by Reset
 	seen     idSet // delivered messageIds
 	dups     int
@@ -80,6 +81,31 @@ type Request struct {
 	// Done is false while the Server is still handling the request; the
 	// fields above are final once it is true.
 	Done bool
+}
+
+// request is what the Server keeps of a Request: all but its Body, which
+// is in the store's log when kept.
+type request struct {
+	Request      // Body nil
+	body    span // where Body is, when kept
+	kept    bool // Body was not nil and is kept
+}
+
+// keptBody says where process kept a request's body: at, in log.
+type keptBody struct {
+	log *blobLog
+	at  span
+}
+
+// keepBodyLocked keeps body in the log unless k says it is kept there
+// already (in the log of before a Reset, it is kept again), and returns
+// where it is. Called with mu held.
+func (s *Server) keepBodyLocked(body []byte, k *keptBody) span {
+	if k.log == nil || k.log != s.log {
+		k.at = s.keepLocked(body)
+		k.log = s.log
+	}
+	return k.at
 }
 
 type serverConfig struct {
@@ -237,8 +263,19 @@ func (s *Server) Duplicates() int {
 // of arrival, including those still being handled (Done false).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
+	recs, r := slices.Clone(s.requests), s.log.reader()
+	s.mu.Unlock()
+	if len(recs) == 0 {
+		return nil
+	}
+	out := make([]Request, len(recs))
+	for i, rec := range recs {
+		out[i] = rec.Request
+		if rec.kept {
+			out[i].Body = r.get(rec.body)
+		}
+	}
+	return out
 }
 
 // WaitRequests blocks until at least n requests have arrived (counting
@@ -290,17 +327,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	idx, gen := len(s.requests), s.gen
-	s.requests = append(s.requests, req)
+	s.requests = append(s.requests, request{Request: req})
 	s.notifyLocked()
 	s.mu.Unlock()
+	var body []byte // kept, as Body, when not nil and not countsOnly
+	var kept keptBody
+	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer func() {
 		req.Done = true
 		s.mu.Lock()
 		if s.gen == gen {
-			s.requests[idx] = req
+			rec := request{Request: req}
+			if body != nil && !s.cfg.countsOnly {
+				rec.body, rec.kept = s.keepBodyLocked(body, &kept), true
+			}
+			s.requests[idx] = rec
 		}
 		s.notifyLocked()
 		s.mu.Unlock()
+		s.compressSealed()
+		// Nothing refers to body any more: it is kept in the log, or dropped.
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodyBuffers.Put(buf)
+		}
 	}()
 
 	if !known {
@@ -320,10 +370,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if typ != "" {
 		limit = MaxMessageBytes
 	}
-	body, readErr := readBody(r, limit)
-	if !s.cfg.countsOnly {
-		req.Body = body
-	}
+	body, readErr := readBody(r, limit, buf)
 	if f.action == actHang || f.delay > 0 {
 		// Read to the end, so that net/http notices a client that gives up.
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
@@ -361,7 +408,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	status, code, msg, accepted := s.process(r, typ, limit, body, readErr)
+	status, code, msg, accepted := s.process(r, typ, limit, body, readErr, &kept)
 	req.Accepted = accepted
 	if f.action == actDrop {
 		abort(w)
@@ -387,8 +434,15 @@ func (e errTooLarge) Error() string {
 	return "body is over the " + strconv.Itoa(e.limit) + "-byte limit"
 }
 
-// readBody reads at most limit+1 uncompressed bytes of r's body.
-func readBody(r *http.Request, limit int) ([]byte, error) {
+// bodyBuffers holds the buffers of readBody (*bytes.Buffer), reused once a
+// request is done; those over maxPooledBody are dropped instead.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 8 << 20
+
+// readBody reads at most limit+1 uncompressed bytes of r's body into buf,
+// which is empty, and returns them.
+func readBody(r *http.Request, limit int, buf *bytes.Buffer) ([]byte, error) {
 	var src io.Reader = r.Body
 	switch ce := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); ce {
 	case "", "identity":
@@ -403,8 +457,7 @@ func readBody(r *http.Request, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("unsupported Content-Encoding %q", ce)
 	}
 	// A plain body of known length is read into a buffer of that size, with
-	// room to notice a longer one: the Server keeps it.
-	var buf bytes.Buffer
+	// room to notice a longer one.
 	if src == r.Body && r.ContentLength > 0 && r.ContentLength <= int64(limit) {
 		buf.Grow(int(r.ContentLength) + bytes.MinRead) // ReadFrom wants MinRead free bytes
 	}
@@ -419,8 +472,9 @@ func readBody(r *http.Request, limit int) ([]byte, error) {
 	return b, nil
 }
 
-// process checks a request and records its messages when it is accepted.
-func (s *Server) process(r *http.Request, typ string, limit int, body []byte, readErr error) (status int, code, msg string, accepted int) {
+// process checks a request and records its messages when it is accepted,
+// then keeps the body with them and says where in kept.
+func (s *Server) process(r *http.Request, typ string, limit int, body []byte, readErr error, kept *keptBody) (status int, code, msg string, accepted int) {
 	hard := func(status int, code string, v Violation) (int, string, string, int) {
 		v.Index = -1
 		s.addViolations(v)
@@ -480,6 +534,8 @@ func (s *Server) process(r *http.Request, typ string, limit int, body []byte, re
 		}
 		_ = json.Unmarshal(body, &k)
 		raws, writeKey = []json.RawMessage{body}, k.WriteKey
+		infos = []msgInfo{infoOf(body, typ)}
+		infos[0].off = 0
 	}
 	if writeKey != nil && s.writeKey != "" && *writeKey != s.writeKey {
 		vs = append(vs, Violation{Index: -1, Field: "writeKey", Rule: RuleAuth, Reason: "writeKey in the body is not the write key"})
@@ -500,7 +556,7 @@ func (s *Server) process(r *http.Request, typ string, limit int, body []byte, re
 		return http.StatusBadRequest, "invalid_request", vs[0].String(), 0
 	}
 
-	if !fast {
+	if infos == nil { // the full checks of a batch: raws are copies
 		infos = make([]msgInfo, len(raws))
 		for i, raw := range raws {
 			infos[i] = infoOf(raw, typ)
@@ -509,12 +565,24 @@ func (s *Server) process(r *http.Request, typ string, limit int, body []byte, re
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.violations = append(s.violations, vs...)
+	var bodyAt span
+	if !s.countsOnly {
+		bodyAt = s.keepBodyLocked(body, kept)
+	}
 	for i, raw := range raws {
 		if id := infos[i].id; id != "" && !s.seen.add(id) {
 			s.dups++
 			continue
 		}
-		s.addLocked(raw, infos[i])
+		var at span
+		switch {
+		case s.countsOnly:
+		case infos[i].off >= 0:
+			at = bodyAt.sub(infos[i].off, len(raw))
+		default:
+			at = s.keepLocked(raw)
+		}
+		s.addLocked(at, infos[i])
 	}
 	s.notifyLocked()
 	return http.StatusOK, "", "", len(raws)

@@ -10,13 +10,16 @@ import (
 )
 
 // store holds delivered messages and wakes waiters on every change. The
-// zero value is ready to use. Messages are kept as their bytes and decoded
-// when read; with countsOnly only their number is kept.
+// zero value is ready to use. Messages are kept as their bytes, compressed
+// (blobs.go), and decoded when read; with countsOnly only their number is
+// kept.
 type store struct {
 	mu         sync.Mutex
 	countsOnly bool
-	msgs       []stored // nil when countsOnly
-	n          int      // messages recorded
+	log        *blobLog          // the kept bytes; nil until some are kept
+	msgs       []stored          // nil when countsOnly; append-only until reset
+	names      map[string]string // the types and events of msgs, each kept once
+	n          int               // messages recorded
 	violations []Violation
 	changed    chan struct{} // closed and replaced on every change; nil until first needed
 }
@@ -29,31 +32,84 @@ func (s *store) notifyLocked() {
 	}
 }
 
-// stored is one recorded message: its bytes (owned by the store, possibly
-// shared with other messages of the same request) and what queries filter on.
+// stored is one recorded message: where its bytes are in the log (possibly
+// within the body of its request) and what queries filter on.
 type stored struct {
-	raw        []byte
+	at         span
 	typ, event string
 }
 
-// addLocked records one message. Called with mu held.
-func (s *store) addLocked(raw []byte, info msgInfo) {
+// keepLocked appends b to the log and returns where it is. Called with mu
+// held; the caller calls compressSealed once it has let go of mu.
+func (s *store) keepLocked(b []byte) span {
+	s.reserveLocked(len(b))
+	return s.log.put(b)
+}
+
+// reserveLocked makes room for n bytes in the log's open block (see
+// blobLog.reserve). Called with mu held; the caller calls compressSealed
+// once it has let go of mu.
+func (s *store) reserveLocked(n int) {
+	if s.log == nil {
+		s.log = &blobLog{}
+	}
+	s.log.reserve(n)
+}
+
+// compressSealed compresses the blocks sealed and not yet compressed.
+// Called without mu: it compresses outside the lock, taking it to find a
+// block and to install the result. The raw bytes stay readable meanwhile.
+func (s *store) compressSealed() {
+	for {
+		s.mu.Lock()
+		l := s.log
+		if l == nil || len(l.toCompress) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		i := l.toCompress[0]
+		l.toCompress = l.toCompress[1:]
+		raw := l.blocks[i].raw
+		s.mu.Unlock()
+		z := deflate(raw)
+		s.mu.Lock()
+		l.blocks[i].z, l.blocks[i].raw = z, nil // l may have been Reset away: then no one reads it
+		s.mu.Unlock()
+	}
+}
+
+// addLocked records one message, kept at at. Called with mu held.
+func (s *store) addLocked(at span, info msgInfo) {
 	s.n++
 	if !s.countsOnly {
-		s.msgs = append(s.msgs, stored{raw: raw, typ: info.typ, event: info.event})
+		s.msgs = append(s.msgs, stored{at: at, typ: s.nameLocked(info.typ), event: s.nameLocked(info.event)})
 	}
+}
+
+// nameLocked returns the string equal to name that the store keeps, so that
+// a million messages of one event share one copy. Called with mu held.
+func (s *store) nameLocked(name string) string {
+	if kept, ok := s.names[name]; ok {
+		return kept
+	}
+	if s.names == nil {
+		s.names = map[string]string{}
+	}
+	s.names[name] = name
+	return name
 }
 
 // resetLocked forgets the messages and violations. Called with mu held.
 func (s *store) resetLocked() {
-	s.msgs, s.violations, s.n = nil, nil, 0
+	s.msgs, s.names, s.violations, s.n, s.log = nil, nil, nil, 0, nil
 }
 
-// decode returns the Message of m.
-func (m stored) decode() Message {
-	d, err := DecodeMessage(m.raw)
+// decode returns the Message of m, whose bytes r holds.
+func (m stored) decode(r *blobReader) Message {
+	raw := r.get(m.at)
+	d, err := DecodeMessage(raw)
 	if err != nil {
-		d = Message{Raw: bytes.Clone(m.raw)}
+		d = Message{Raw: bytes.Clone(raw)}
 	}
 	if d.Type == "" {
 		d.Type = m.typ
@@ -76,41 +132,47 @@ func infoOf(raw []byte, impliedType string) msgInfo {
 	if w.Type != "track" {
 		w.Event = ""
 	}
-	return msgInfo{typ: w.Type, id: w.MessageID, event: w.Event}
+	return msgInfo{typ: w.Type, id: w.MessageID, event: w.Event, off: -1}
+}
+
+// snapshot returns the recorded messages and a reader of their bytes. The
+// elements of s.msgs are never written once appended, so the caller may
+// read the returned slice without mu.
+func (s *store) snapshot() ([]stored, *blobReader) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.msgs[:len(s.msgs):len(s.msgs)], s.log.reader()
 }
 
 func (s *store) messages() []Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.msgs == nil {
+	msgs, r := s.snapshot()
+	if msgs == nil {
 		return nil
 	}
-	out := make([]Message, len(s.msgs))
-	for i, m := range s.msgs {
-		out[i] = m.decode()
+	out := make([]Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.decode(r)
 	}
 	return out
 }
 
 func (s *store) tracks(event string) []Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	msgs, r := s.snapshot()
 	var out []Message
-	for _, m := range s.msgs {
+	for _, m := range msgs {
 		if m.typ == "track" && (event == "" || m.event == event) {
-			out = append(out, m.decode())
+			out = append(out, m.decode(r))
 		}
 	}
 	return out
 }
 
 func (s *store) last() (Message, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.msgs) == 0 {
+	msgs, r := s.snapshot()
+	if len(msgs) == 0 {
 		return Message{}, false
 	}
-	return s.msgs[len(s.msgs)-1].decode(), true
+	return msgs[len(msgs)-1].decode(r), true
 }
 
 func (s *store) len() int {
