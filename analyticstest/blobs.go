@@ -125,29 +125,37 @@ func (b block) bytes() []byte {
 		return append([]byte{}, b.raw...)
 	}
 	out := make([]byte, b.n)
-	zr := flateReaders.Get().(io.ReadCloser)
-	if err := zr.(flate.Resetter).Reset(bytes.NewReader(b.z), nil); err == nil {
-		// z is what deflate made of exactly b.n bytes in memory: reading
-		// it back does not fail.
-		_, _ = io.ReadFull(zr, out)
-	}
+	zr := inflater(b.z)
+	// z is what deflate made of exactly b.n bytes in memory: reading it
+	// back does not fail.
+	_, _ = io.ReadFull(zr, out)
 	flateReaders.Put(zr)
 	return out
 }
 
-var (
-	flateWriters = sync.Pool{New: func() any {
-		w, _ := flate.NewWriter(nil, blockLevel) // a valid level: no error
-		return w
-	}}
-	flateReaders = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
-)
+// flateWriters and flateReaders hold the (de)compressors, whose state is
+// large next to a block's compressed bytes.
+var flateWriters, flateReaders sync.Pool
+
+// inflater returns a reader of the flate stream z.
+func inflater(z []byte) io.ReadCloser {
+	if zr, ok := flateReaders.Get().(io.ReadCloser); ok {
+		if rs, ok := zr.(flate.Resetter); ok && rs.Reset(bytes.NewReader(z), nil) == nil {
+			return zr
+		}
+	}
+	return flate.NewReader(bytes.NewReader(z))
+}
 
 // deflate returns raw compressed with flate at blockLevel.
 func deflate(raw []byte) []byte {
-	w := flateWriters.Get().(*flate.Writer)
 	var out bytes.Buffer
-	w.Reset(&out)
+	w, ok := flateWriters.Get().(*flate.Writer)
+	if ok {
+		w.Reset(&out)
+	} else {
+		w, _ = flate.NewWriter(&out, blockLevel) // a valid level: no error
+	}
 	_, _ = w.Write(raw) // writes to a bytes.Buffer do not fail
 	_ = w.Close()
 	flateWriters.Put(w)

@@ -65,7 +65,10 @@
 //
 // A load test or a backfill of hundreds of thousands of messages needs no
 // option: a body in which the checks find nothing is proven so in one pass
-// over its bytes, and messages are kept as their bytes, decoded when read.
+// over its bytes, and messages and request bodies are kept as their bytes,
+// compressed many requests to a block (repetitive JSON shrinks 30-60
+// times), and decoded when read: 300,000 Order Completed of 1.3 KB, 392 MB
+// on the wire, keep about 7 MB of compressed bytes and 20 MB of index.
 // To keep memory in the tens of MB, NewServer(key, WithCountsOnly()) and
 // NewRecorder(RecorderCountsOnly()) keep only counts, duplicates (as
 // 16-byte hashes of the messageIds) and violations; every check is still

@@ -153,7 +153,7 @@ func WithBodyLimit(maxBytes, status int) ServerOption {
 // duplicates are still detected (each delivered messageId is kept as a
 // 16-byte hash), but Messages, Tracks and Last find nothing and the Body of
 // Requests is nil. Memory then stays in the tens of MB for millions of
-// messages. Default: off (every message and request body kept).
+// messages. Default: off (every message and request body kept, compressed).
 func WithCountsOnly() ServerOption {
 	return func(c *serverConfig) { c.countsOnly = true }
 }
@@ -332,7 +332,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	var body []byte // kept, as Body, when not nil and not countsOnly
 	var kept keptBody
-	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf, ok := bodyBuffers.Get().(*bytes.Buffer)
+	if !ok {
+		buf = new(bytes.Buffer)
+	}
 	defer func() {
 		req.Done = true
 		s.mu.Lock()
@@ -436,7 +439,7 @@ func (e errTooLarge) Error() string {
 
 // bodyBuffers holds the buffers of readBody (*bytes.Buffer), reused once a
 // request is done; those over maxPooledBody are dropped instead.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bodyBuffers sync.Pool
 
 const maxPooledBody = 8 << 20
 
