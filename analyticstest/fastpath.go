@@ -323,14 +323,11 @@ func (s *scanner) object(member func(key []byte, start, end int, k byte) bool, s
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return false
 	}
-	s.i++
-	var keysBuf [16][]byte
-	keys := keysBuf[:0]
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
+	if s.enter('}') {
 		return true
 	}
+	var keysBuf [16][]byte
+	keys := keysBuf[:0]
 	for {
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
@@ -406,12 +403,22 @@ func (s *scanner) elements(elem func(start, end int) bool) bool {
 	})
 }
 
+// enter consumes the opening byte of the object or array at s.i and the
+// space after it, and reports whether the container is empty: then it
+// consumes end, its closing byte, as well.
+func (s *scanner) enter(end byte) (empty bool) {
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == end {
+		s.i++
+		return true
+	}
+	return false
+}
+
 // elementsWith scans the array at s.i; scan scans each element at s.i.
 func (s *scanner) elementsWith(scan func() bool) bool {
-	s.i++ // '['
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
-		s.i++
+	if s.enter(']') {
 		return true
 	}
 	for {

@@ -86,6 +86,16 @@ func post(t testing.TB, srv *analyticstest.Server, path string, body []byte, edi
 	return resp.StatusCode, string(b)
 }
 
+// postDropped posts body to /v1/batch and fails unless the connection is
+// closed without an answer.
+func postDropped(t testing.TB, srv *analyticstest.Server, body []byte) {
+	t.Helper()
+	if resp, err := do(srv, "/v1/batch", body, nil); err == nil {
+		_ = resp.Body.Close()
+		t.Fatalf("answered %d, want the connection closed", resp.StatusCode)
+	}
+}
+
 func do(srv *analyticstest.Server, path string, body []byte, edit func(*http.Request)) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+path, bytes.NewReader(body))
 	if err != nil {

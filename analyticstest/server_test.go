@@ -234,47 +234,42 @@ func TestServerFaultStatusSequence(t *testing.T) {
 	}
 }
 
-func TestServerFaultDisconnect(t *testing.T) {
-	srv := analyticstest.NewServer(key)
-	defer srv.Close()
-	srv.Respond(analyticstest.Disconnect())
-	b := batchBody(msg(t, "track", nil))
-	if resp, err := do(srv, "/v1/batch", b, nil); err == nil {
-		_ = resp.Body.Close()
-		t.Fatal("disconnect: no error")
-	}
-	if srv.Len() != 0 || srv.Requests()[0].Status != 0 {
-		t.Errorf("disconnect recorded: %d", srv.Len())
-	}
-	// Not firing: the next request is answered.
-	if st, _ := post(t, srv, "/v1/batch", b, nil); st != 200 || srv.Len() != 1 {
-		t.Errorf("after disconnect: %d", st)
-	}
-}
-
-func TestServerFaultProcessThenDisconnect(t *testing.T) {
-	srv := analyticstest.NewServer(key)
-	defer srv.Close()
-	srv.Respond(analyticstest.ProcessThenDisconnect())
-	b := batchBody(msg(t, "track", nil))
-	if resp, err := do(srv, "/v1/batch", b, nil); err == nil {
-		_ = resp.Body.Close()
-		t.Fatal("no error")
-	}
-	if srv.Len() != 1 {
-		t.Fatalf("processed batch not recorded")
-	}
-	if st, _ := post(t, srv, "/v1/batch", b, nil); st != 200 || srv.Len() != 1 || srv.Duplicates() != 1 {
-		t.Errorf("redelivery: %d len %d dups %d", st, srv.Len(), srv.Duplicates())
-	}
-	// An invalid batch is not recorded even when processed.
-	srv.Respond(analyticstest.ProcessThenDisconnect())
-	if resp, err := do(srv, "/v1/batch", batchBody(msg(t, "track", map[string]any{"event": nil, "messageId": "x"})), nil); err == nil {
-		_ = resp.Body.Close()
-		t.Fatal("no error")
-	}
-	if srv.Len() != 1 || len(srv.Violations()) != 1 {
-		t.Errorf("invalid processed batch: len %d %v", srv.Len(), srv.Violations())
+// TestServerFaultDrops: Disconnect closes the connection before the checks,
+// ProcessThenDisconnect after them; either way the request has no status,
+// and the next request is answered (after ProcessThenDisconnect it is a
+// redelivery, counted as a duplicate).
+func TestServerFaultDrops(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		fault     analyticstest.Fault
+		processed int // messages recorded from the dropped request
+	}{
+		{"Disconnect", analyticstest.Disconnect(), 0},
+		{"ProcessThenDisconnect", analyticstest.ProcessThenDisconnect(), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := analyticstest.NewServer(key)
+			defer srv.Close()
+			srv.Respond(tc.fault)
+			b := batchBody(msg(t, "track", nil))
+			postDropped(t, srv, b)
+			if srv.Len() != tc.processed || srv.Requests()[0].Status != 0 {
+				t.Fatalf("dropped request: len %d, status %d", srv.Len(), srv.Requests()[0].Status)
+			}
+			// Not firing: the next request is answered.
+			if st, _ := post(t, srv, "/v1/batch", b, nil); st != 200 || srv.Len() != 1 || srv.Duplicates() != tc.processed {
+				t.Errorf("next request: %d len %d dups %d", st, srv.Len(), srv.Duplicates())
+			}
+			if tc.processed == 0 {
+				return
+			}
+			// An invalid batch is not recorded even when processed.
+			srv.Respond(tc.fault)
+			postDropped(t, srv, batchBody(msg(t, "track", map[string]any{"event": nil, "messageId": "x"})))
+			if srv.Len() != 1 || len(srv.Violations()) != 1 {
+				t.Errorf("invalid processed batch: len %d %v", srv.Len(), srv.Violations())
+			}
+		})
 	}
 }
 
