@@ -39,8 +39,9 @@ func collectorN(b *testing.B) int {
 // BenchmarkCollector sends N Order Completed (the workload) through one
 // tracklane client with EnqueueContext to three collectors in this process:
 // the counting sink of cmd/e2e (the baseline), analyticstest.Server with its
-// defaults (every check, every message kept), and analyticstest.Server with
-// WithCountsOnly (every check, counts and violations kept). Reported per
+// defaults (every check, every message and body kept, compressed), and
+// analyticstest.Server with WithCountsOnly (every check, counts and
+// violations kept). Reported per
 // iteration: s/run (ns/op is one whole run of N), cpu-s/run (user+system
 // CPU of the process, client and collector together), peak-heap-MiB (largest
 // HeapInuse sampled every 10 ms during the run, the live heap only; the
