@@ -41,11 +41,11 @@ func collectorN(b *testing.B) int {
 // the counting sink of cmd/e2e (the baseline), analyticstest.Server with its
 // defaults (every check, every message and body kept, compressed), and
 // analyticstest.Server with WithCountsOnly (every check, counts and
-// violations kept). Reported per
-// iteration: s/run (ns/op is one whole run of N), cpu-s/run (user+system
-// CPU of the process, client and collector together), peak-heap-MiB (largest
-// HeapInuse sampled every 10 ms during the run, the live heap only; the
-// process's RSS is reported by cmd/e2e -collector) and lost.
+// violations kept). Reported per iteration: s/run (ns/op is one whole run
+// of N), cpu-s/run (user+system CPU of the process, client and collector
+// together), peak-heap-MiB (largest HeapInuse sampled every 10 ms during the
+// run, the live heap only; the process's RSS is reported by cmd/e2e
+// -collector) and lost.
 //
 //	COLLECTOR_N=300000 go test -run '^$' -bench BenchmarkCollector -benchtime 1x -count 3 .
 func BenchmarkCollector(b *testing.B) {
