@@ -104,37 +104,38 @@ func fastMessage(msg []byte) (msgInfo, bool) {
 func (s *scanner) message() (msgInfo, bool) {
 	var (
 		info                                    msgInfo
-		userID, anonID, previousID, groupID, ts string
+		hasUser, hasAnon, hasPrevious, hasGroup bool // non-empty strings
 		hasTS, libOK, propsChecked              bool
 		propsStart, propsEnd                    = -1, -1
 		msg                                     = s.b
 		first                                   = s.i
 	)
 	ok := s.object(func(key []byte, start, end int, k byte) bool {
-		target := (*string)(nil)
+		var target *string // the members kept as strings
+		var present *bool  // the members only checked to be non-empty strings
 		switch string(key) {
 		case "type":
 			target = &info.typ
 		case "messageId":
 			target = &info.id
-		case "userId":
-			target = &userID
-		case "anonymousId":
-			target = &anonID
 		case "event":
 			target = &info.event
+		case "userId":
+			present = &hasUser
+		case "anonymousId":
+			present = &hasAnon
 		case "previousId":
-			target = &previousID
+			present = &hasPrevious
 		case "groupId":
-			target = &groupID
+			present = &hasGroup
 		case "name", "category":
-			var discard string
-			target = &discard
+			var discard bool
+			present = &discard
 		case "timestamp":
-			target, hasTS = &ts, true
+			hasTS = true
+			return s.isTime(start, end, k)
 		case "sentAt":
-			sv, isStr := s.str(start, end, k)
-			return isStr && checkTime(sv)
+			return s.isTime(start, end, k)
 		case "properties":
 			if k != '{' {
 				return false
@@ -152,6 +153,11 @@ func (s *scanner) message() (msgInfo, bool) {
 		default:
 			return true
 		}
+		if present != nil {
+			nonEmpty, isStr := s.nonEmpty(start, end, k)
+			*present = nonEmpty
+			return isStr
+		}
 		sv, isStr := s.str(start, end, k)
 		*target = sv
 		return isStr
@@ -168,7 +174,7 @@ func (s *scanner) message() (msgInfo, bool) {
 		propsChecked = true
 		return true, s.members(ev.Keys(), false)
 	})
-	if !ok || s.i-first > MaxMessageBytes || !libOK || !hasTS || !checkTime(ts) {
+	if !ok || s.i-first > MaxMessageBytes || !libOK || !hasTS {
 		return msgInfo{}, false
 	}
 	if info.id == "" || utf8.RuneCountInString(info.id) > MaxMessageIDLen {
@@ -176,11 +182,11 @@ func (s *scanner) message() (msgInfo, bool) {
 	}
 	switch info.typ {
 	case "alias":
-		if userID == "" || previousID == "" {
+		if !hasUser || !hasPrevious {
 			return msgInfo{}, false
 		}
 	case "track", "identify", "page", "screen", "group":
-		if userID == "" && anonID == "" {
+		if !hasUser && !hasAnon {
 			return msgInfo{}, false
 		}
 	default:
@@ -192,7 +198,7 @@ func (s *scanner) message() (msgInfo, bool) {
 			return msgInfo{}, false
 		}
 	case "group":
-		if groupID == "" {
+		if !hasGroup {
 			return msgInfo{}, false
 		}
 	}
@@ -218,18 +224,18 @@ func fastLibrary(msg []byte, start int) bool {
 		if string(key) != "library" || k != '{' {
 			return true
 		}
-		var name, version string
+		var name, version bool // non-empty strings
 		l := scanner{b: msg, i: lstart}
 		good := l.object(func(key []byte, vstart, vend int, k byte) bool {
 			switch string(key) {
 			case "name":
-				name, _ = l.str(vstart, vend, k)
+				name, _ = l.nonEmpty(vstart, vend, k)
 			case "version":
-				version, _ = l.str(vstart, vend, k)
+				version, _ = l.nonEmpty(vstart, vend, k)
 			}
 			return true
 		}, nil)
-		found = good && name != "" && version != ""
+		found = good && name && version
 		return true
 	}, nil)
 	return found
@@ -295,6 +301,27 @@ func (s *scanner) ws() {
 			return
 		}
 	}
+}
+
+// nonEmpty reports whether the value at b[start:end] (k is its first byte)
+// is a string whose escapes decode (isStr), and whether that string is not
+// empty; without escapes it allocates nothing.
+func (s *scanner) nonEmpty(start, end int, k byte) (nonEmpty, isStr bool) {
+	if k == '"' && bytes.IndexByte(s.b[start+1:end-1], '\\') < 0 {
+		return end-start > 2, true
+	}
+	sv, isStr := s.str(start, end, k)
+	return sv != "", isStr
+}
+
+// isTime reports whether the value at b[start:end] (k is its first byte) is
+// a string checkTime accepts; without escapes it allocates nothing.
+func (s *scanner) isTime(start, end int, k byte) bool {
+	if k == '"' && bytes.IndexByte(s.b[start+1:end-1], '\\') < 0 {
+		return checkTime(string(s.b[start+1 : end-1]))
+	}
+	sv, isStr := s.str(start, end, k)
+	return isStr && checkTime(sv)
 }
 
 // str returns the string value at b[start:end] (k is its first byte);
