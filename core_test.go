@@ -727,14 +727,7 @@ func TestEnqueueContextWaitsForRoom(t *testing.T) {
 		require.NoError(t, c.Enqueue(track(1)))
 		require.NoError(t, c.Enqueue(track(2)))
 		require.ErrorIs(t, c.Enqueue(track(3)), ErrQueueFull, "Enqueue never waits")
-		done := make(chan error, 1)
-		go func() { done <- c.EnqueueContext(context.Background(), track(4)) }()
-		synctest.Wait()
-		select {
-		case <-done:
-			t.Fatal("EnqueueContext returned while the queue was full")
-		default:
-		}
+		done := blocked(t, "EnqueueContext returned while the queue was full", func() error { return c.EnqueueContext(context.Background(), track(4)) })
 		close(release)
 		require.NoError(t, <-done)
 		require.NoError(t, c.Close(context.Background()))

@@ -30,6 +30,19 @@ func segments(t *testing.T, dir string) []string {
 	return m
 }
 
+// downClient is a client spooling to dir (at most limit bytes) whose
+// endpoint answers 503 to every upload: what it accepts stays on disk.
+// Its reports go to a callback that drops them (not to the log).
+func downClient(t *testing.T, dir string, limit int64) *analytics.Client {
+	t.Helper()
+	down := analyticstest.NewRecorder()
+	down.FailNextStatus(1<<30, 503, 0)
+	c, err := analytics.New("test-write-key", analytics.WithTransport(down), analytics.WithSpool(dir, limit),
+		analytics.WithDeliveryCallback(func(analytics.Report) {}))
+	require.NoError(t, err)
+	return c
+}
+
 func spoolTrack(i int) analytics.Track {
 	return analytics.Track{Event: "Order Completed", UserID: "u", MessageID: fmt.Sprint("msg-", i),
 		Properties: analytics.Properties{"order_id": fmt.Sprint("o", i)}}
@@ -146,11 +159,7 @@ func TestSpoolLock(t *testing.T) {
 // messageId (defect: reading stopped at the first bad record).
 func TestSpoolCorruptRecordCostsOnlyItself(t *testing.T) {
 	dir := t.TempDir()
-	down := analyticstest.NewRecorder()
-	down.FailNextStatus(1<<30, 503, 0)
-	c, err := analytics.New("test-write-key", analytics.WithTransport(down), analytics.WithSpool(dir, spoolBytes),
-		analytics.WithDeliveryCallback(func(analytics.Report) {}))
-	require.NoError(t, err)
+	c := downClient(t, dir, spoolBytes)
 	for i := range 100 {
 		require.NoError(t, c.Enqueue(spoolTrack(i)))
 	}
@@ -259,11 +268,7 @@ func TestEnqueueContextWaitsForSpoolRoom(t *testing.T) {
 
 func TestSpoolDiskBound(t *testing.T) {
 	dir := t.TempDir()
-	rec := analyticstest.NewRecorder()
-	rec.FailNextStatus(1<<30, 503, 0)
-	c, err := analytics.New("test-write-key", analytics.WithTransport(rec), analytics.WithSpool(dir, 1<<20),
-		analytics.WithDeliveryCallback(func(analytics.Report) {}))
-	require.NoError(t, err)
+	c := downClient(t, dir, 1<<20)
 	pad := strings.Repeat("x", 10000)
 	accepted := 0
 	for i := 0; i < 200; i++ {
@@ -370,11 +375,7 @@ func spoolChild() {
 
 func TestSpoolRotatesSegmentsAndRecoversThemInOrder(t *testing.T) {
 	dir := t.TempDir()
-	down := analyticstest.NewRecorder()
-	down.FailNextStatus(1<<30, 503, 0)
-	c, err := analytics.New("test-write-key", analytics.WithTransport(down), analytics.WithSpool(dir, spoolBytes),
-		analytics.WithDeliveryCallback(func(analytics.Report) {}))
-	require.NoError(t, err)
+	c := downClient(t, dir, spoolBytes)
 	pad := strings.Repeat("x", 10000)
 	const n = 500 // about 5 MB: two 4 MiB segments
 	for i := 0; i < n; i++ {
