@@ -49,6 +49,15 @@ func appendN(t *testing.T, l *Log, n int) []uint64 {
 	return seqs
 }
 
+// replays opens dir again and checks that it replays the records of
+// payloads want, in order; then it closes the journal.
+func replays(t *testing.T, dir string, want []int, msgAndArgs ...any) {
+	t.Helper()
+	l, rep := open(t, dir, Options{})
+	assert.Equal(t, want, replayIDs(t, rep), msgAndArgs...)
+	require.NoError(t, l.Close())
+}
+
 func seqRange(from, to int) []int {
 	var s []int
 	for i := from; i < to; i++ {
@@ -241,9 +250,7 @@ func TestAckFileUnderAReusedNameSkipsNothing(t *testing.T) {
 		body = appendUint64(body, uint64(i))
 	}
 	require.NoError(t, os.WriteFile(strings.TrimSuffix(logs[0], ".log")+".ack", appendFrame(nil, kindAck, 0, body), 0o600))
-	l, rep := open(t, dir, Options{})
-	assert.Equal(t, seqRange(10, 20), replayIDs(t, rep))
-	require.NoError(t, l.Close())
+	replays(t, dir, seqRange(10, 20))
 }
 
 // Sequence numbers keep growing even when every file was removed.
