@@ -214,14 +214,7 @@ func TestFlushWaitsForDelivery(t *testing.T) {
 		f := &fake{respond: func(int, *Batch) error { <-release; return nil }}
 		c := newTestClient(t, f, nil, WithFlushInterval(time.Hour))
 		enqueueN(t, c, 5)
-		done := make(chan error, 1)
-		go func() { done <- c.Flush(context.Background()) }()
-		synctest.Wait()
-		select {
-		case <-done:
-			t.Fatal("Flush returned before the batch was delivered")
-		default:
-		}
+		done := blocked(t, "Flush returned before the batch was delivered", func() error { return c.Flush(context.Background()) })
 		close(release)
 		require.NoError(t, <-done)
 		assert.Equal(t, uint64(5), c.Stats().Delivered)
@@ -763,14 +756,7 @@ func TestFlushReturnsAfterTheCallback(t *testing.T) {
 		f := &fake{}
 		c := newTestClient(t, f, nil, WithDeliveryCallback(func(Report) { <-release }))
 		enqueueN(t, c, 3)
-		done := make(chan error, 1)
-		go func() { done <- c.Flush(context.Background()) }()
-		synctest.Wait()
-		select {
-		case <-done:
-			t.Fatal("Flush returned while the callback was still running")
-		default:
-		}
+		done := blocked(t, "Flush returned while the callback was still running", func() error { return c.Flush(context.Background()) })
 		close(release)
 		require.NoError(t, <-done)
 		require.NoError(t, c.Close(context.Background()))

@@ -8,7 +8,6 @@ package analytics_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,90 +22,9 @@ import (
 	"github.com/tracklane/analytics/analyticstest"
 )
 
-const faultKey = "fault-key"
-
-// outcomes counts the messages reported to the delivery callback.
-type outcomes struct {
-	mu        sync.Mutex
-	delivered map[string]int
-	failed    map[string]error
-}
-
-func newOutcomes() *outcomes {
-	return &outcomes{delivered: map[string]int{}, failed: map[string]error{}}
-}
-
-func (o *outcomes) callback(r analytics.Report) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, m := range r.Messages {
-		switch r.Outcome {
-		case analytics.Delivered:
-			o.delivered[m.MessageID]++
-		case analytics.Failed:
-			o.failed[m.MessageID] = r.Err
-		}
-	}
-}
-
-// fastRetry keeps the suite quick: the retry schedule itself is tested with
-// synctest in the package's own tests.
-func fastRetry() analytics.Option {
-	return analytics.WithBackoff(5*time.Millisecond, 50*time.Millisecond)
-}
-
-func faultClient(t *testing.T, url string, o *outcomes, opts ...analytics.Option) *analytics.Client {
-	t.Helper()
-	base := []analytics.Option{analytics.WithEndpoint(url), fastRetry(), analytics.WithDeliveryCallback(o.callback)}
-	c, err := analytics.New(faultKey, append(base, opts...)...)
-	require.NoError(t, err)
-	return c
-}
-
-func sendTracks(t *testing.T, c *analytics.Client, n int) {
-	t.Helper()
-	for i := 0; i < n; i++ {
-		require.NoError(t, c.Enqueue(analytics.Track{Event: "Order Completed", UserID: fmt.Sprint("u", i),
-			Properties: analytics.Properties{"order_id": fmt.Sprint("o", i), "total": 10.5}}))
-	}
-}
-
-// checkExactlyOnce asserts that every accepted message was delivered once
-// (the server saw each messageId, redeliveries counted as duplicates) and
-// that the callback and Stats agree.
-func checkExactlyOnce(t *testing.T, c *analytics.Client, srv *analyticstest.Server, o *outcomes, n int, expected ...analyticstest.Rule) {
-	t.Helper()
-	st := c.Stats()
-	assert.Equal(t, uint64(n), st.Enqueued)
-	assert.Equal(t, uint64(n), st.Delivered)
-	assert.Zero(t, st.Failed)
-	assert.Zero(t, st.Queued)
-	assert.Equal(t, n, srv.Len(), "each messageId reached the server")
-	for _, v := range srv.Violations() {
-		assert.Contains(t, expected, v.Rule, "unexpected violation %v", v)
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	assert.Len(t, o.delivered, n)
-	for id, k := range o.delivered {
-		assert.Equal(t, 1, k, "message %s reported delivered %d times", id, k)
-	}
-	assert.Empty(t, o.failed)
-}
-
-func closeWithin(t *testing.T, c *analytics.Client, d time.Duration) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	return c.Close(ctx)
-}
-
 func TestFault5xxBurst(t *testing.T) {
-	srv := analyticstest.NewServer(faultKey)
-	defer srv.Close()
-	srv.Respond(analyticstest.Status(500).Times(3), analyticstest.Status(502), analyticstest.Status(503).Times(2), analyticstest.Status(504))
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o, analytics.WithBatchSize(50))
+	srv := faultServer(t, analyticstest.Status(500).Times(3), analyticstest.Status(502), analyticstest.Status(503).Times(2), analyticstest.Status(504))
+	c, o := faultClient(t, srv.URL, analytics.WithBatchSize(50))
 	sendTracks(t, c, 300)
 	require.NoError(t, closeWithin(t, c, 10*time.Second))
 	checkExactlyOnce(t, c, srv, o, 300)
@@ -114,11 +32,8 @@ func TestFault5xxBurst(t *testing.T) {
 }
 
 func TestFault429RetryAfterSeconds(t *testing.T) {
-	srv := analyticstest.NewServer(faultKey)
-	defer srv.Close()
-	srv.Respond(analyticstest.Status(429).RetryAfter(time.Second))
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o)
+	srv := faultServer(t, analyticstest.Status(429).RetryAfter(time.Second))
+	c, o := faultClient(t, srv.URL)
 	sendTracks(t, c, 10)
 	start := time.Now()
 	require.NoError(t, c.Flush(context.Background()))
@@ -134,8 +49,7 @@ func TestFault429RetryAfterHTTPDate(t *testing.T) {
 	// HTTP dates have whole seconds: ask for a moment 2 s from now, at least 1 s away.
 	at := time.Now().Add(2 * time.Second).Truncate(time.Second)
 	srv.Respond(analyticstest.Status(429).RetryAt(at))
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o)
+	c, o := faultClient(t, srv.URL)
 	sendTracks(t, c, 10)
 	require.NoError(t, c.Flush(context.Background()))
 	assert.False(t, time.Now().Before(at.Add(-50*time.Millisecond)), "no retry before the date the server gave")
@@ -144,11 +58,8 @@ func TestFault429RetryAfterHTTPDate(t *testing.T) {
 }
 
 func TestFaultHungServerPastHTTPTimeout(t *testing.T) {
-	srv := analyticstest.NewServer(faultKey)
-	defer srv.Close()
-	srv.Respond(analyticstest.Hang())
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o, analytics.WithHTTPClient(&http.Client{Timeout: 200 * time.Millisecond}))
+	srv := faultServer(t, analyticstest.Hang())
+	c, o := faultClient(t, srv.URL, analytics.WithHTTPClient(&http.Client{Timeout: 200 * time.Millisecond}))
 	sendTracks(t, c, 20)
 	require.NoError(t, closeWithin(t, c, 10*time.Second))
 	checkExactlyOnce(t, c, srv, o, 20)
@@ -156,11 +67,8 @@ func TestFaultHungServerPastHTTPTimeout(t *testing.T) {
 }
 
 func TestFaultConnectionResetBeforeProcessing(t *testing.T) {
-	srv := analyticstest.NewServer(faultKey)
-	defer srv.Close()
-	srv.Respond(analyticstest.Disconnect().Times(2))
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o)
+	srv := faultServer(t, analyticstest.Disconnect().Times(2))
+	c, o := faultClient(t, srv.URL)
 	sendTracks(t, c, 25)
 	require.NoError(t, closeWithin(t, c, 10*time.Second))
 	checkExactlyOnce(t, c, srv, o, 25)
@@ -168,11 +76,8 @@ func TestFaultConnectionResetBeforeProcessing(t *testing.T) {
 }
 
 func TestFaultConnectionResetAfterProcessing(t *testing.T) {
-	srv := analyticstest.NewServer(faultKey)
-	defer srv.Close()
-	srv.Respond(analyticstest.ProcessThenDisconnect())
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o)
+	srv := faultServer(t, analyticstest.ProcessThenDisconnect())
+	c, o := faultClient(t, srv.URL)
 	sendTracks(t, c, 25)
 	require.NoError(t, closeWithin(t, c, 10*time.Second))
 	checkExactlyOnce(t, c, srv, o, 25)
@@ -182,8 +87,7 @@ func TestFaultConnectionResetAfterProcessing(t *testing.T) {
 func TestFault413SplitsBatches(t *testing.T) {
 	srv := analyticstest.NewServer(faultKey, analyticstest.WithBodyLimit(4000, http.StatusRequestEntityTooLarge))
 	defer srv.Close()
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o, analytics.WithBatchSize(100))
+	c, o := faultClient(t, srv.URL, analytics.WithBatchSize(100))
 	sendTracks(t, c, 100)
 	require.NoError(t, closeWithin(t, c, 10*time.Second))
 	checkExactlyOnce(t, c, srv, o, 100, analyticstest.RuleBodySize)
@@ -202,8 +106,7 @@ func TestFaultClosedPortThatOpensLater(t *testing.T) {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close()) // refused until the proxy below listens
 
-	o := newOutcomes()
-	c := faultClient(t, "http://"+addr, o, analytics.WithRetry(1000, time.Minute), analytics.WithFlushInterval(10*time.Millisecond))
+	c, o := faultClient(t, "http://"+addr, analytics.WithRetry(1000, time.Minute), analytics.WithFlushInterval(10*time.Millisecond))
 	sendTracks(t, c, 30)
 	// Wait until the client has failed to connect a few times.
 	require.Eventually(t, func() bool { return c.Stats().Retries >= 3 }, 10*time.Second, time.Millisecond)
@@ -273,20 +176,16 @@ func TestFaultFlappingEndpoint(t *testing.T) {
 			analyticstest.Process(), analyticstest.ProcessThenDisconnect(), analyticstest.Status(429).RetryAfter(0), analyticstest.Process())
 	}
 	srv.Respond(faults...)
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o, analytics.WithBatchSize(10), analytics.WithConcurrency(3))
+	c, o := faultClient(t, srv.URL, analytics.WithBatchSize(10), analytics.WithConcurrency(3))
 	sendTracks(t, c, 400)
 	require.NoError(t, closeWithin(t, c, 20*time.Second))
 	checkExactlyOnce(t, c, srv, o, 400)
 }
 
 func TestFaultOutageMemoryStaysWithinBound(t *testing.T) {
-	srv := analyticstest.NewServer(faultKey)
-	defer srv.Close()
-	srv.Respond(analyticstest.Status(500).Times(1_000_000))
-	o := newOutcomes()
+	srv := faultServer(t, analyticstest.Status(500).Times(1_000_000))
 	const maxMsgs, maxBytes = 500, 200_000
-	c := faultClient(t, srv.URL, o, analytics.WithMaxQueue(maxMsgs, maxBytes), analytics.WithRetry(1000, time.Hour))
+	c, o := faultClient(t, srv.URL, analytics.WithMaxQueue(maxMsgs, maxBytes), analytics.WithRetry(1000, time.Hour))
 	accepted, full := 0, 0
 	for i := 0; i < 3000; i++ {
 		err := c.Enqueue(analytics.Track{Event: "Product Viewed", UserID: "u", Properties: analytics.Properties{"i": i}})
@@ -321,11 +220,8 @@ func TestFaultOutageMemoryStaysWithinBound(t *testing.T) {
 }
 
 func TestFaultFlushHonoursContextWhileEndpointHangs(t *testing.T) {
-	srv := analyticstest.NewServer(faultKey)
-	defer srv.Close()
-	srv.Respond(analyticstest.Hang().Times(100))
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o)
+	srv := faultServer(t, analyticstest.Hang().Times(100))
+	c, _ := faultClient(t, srv.URL)
 	sendTracks(t, c, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

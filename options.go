@@ -360,8 +360,9 @@ func withJitter(f func() float64) Option {
 // WithSpool keeps every accepted message in a journal in dir until its
 // final outcome, so that a crash of the process loses nothing and an outage
 // longer than the retry budget keeps messages on disk for the next Client
-// started on dir (delivered first, whatever WithMaxQueue says). Default: no
-// spool, messages live in memory only.
+// started on dir (queued ahead of new messages, whatever WithMaxQueue
+// says: they go in the first batches). Default: no spool, messages live in
+// memory only.
 //
 // Enqueue copies each message into a memory-mapped, checksummed segment
 // before it returns (about 1 µs, no system call). The journal is synced on

@@ -137,10 +137,7 @@ func (f fakeTyped) orderID() string       { return f.order }
 func TestTypedAndCustomProperties(t *testing.T) {
 	m := Track{Event: "Order Completed", UserID: "u", typed: fakeTyped{order: "o"}, Properties: Properties{"order_id": "x"}}
 	_, _, err := encodeMessage(m, testStamp())
-	require.ErrorIs(t, err, ErrPropertyConflict)
-	var ve *ValidationError
-	require.ErrorAs(t, err, &ve)
-	assert.Equal(t, "properties.order_id", ve.Field)
+	ve := requireField(t, err, ErrPropertyConflict, "properties.order_id")
 	assert.Equal(t, "Order Completed", ve.Event)
 
 	m.Properties = Properties{"gift": true}

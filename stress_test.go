@@ -45,8 +45,7 @@ func TestStressConcurrentEnqueueFlushCloseAgainstFlappingEndpoint(t *testing.T) 
 			analyticstest.Process().Delay(time.Millisecond), analyticstest.Status(500))
 	}
 	srv.Respond(faults...)
-	o := newOutcomes()
-	c := faultClient(t, srv.URL, o, analytics.WithBatchSize(37), analytics.WithConcurrency(4),
+	c, o := faultClient(t, srv.URL, analytics.WithBatchSize(37), analytics.WithConcurrency(4),
 		analytics.WithFlushInterval(3*time.Millisecond), analytics.WithMaxQueue(total, 64<<20),
 		analytics.WithRetry(100, time.Minute)) // 5 of 8 answers fail: ten in a row happen in long runs
 

@@ -30,10 +30,7 @@ func TestTypedTraitsConflicts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := encodeMessage(tt.msg, testStamp())
-			require.ErrorIs(t, err, ErrPropertyConflict)
-			var ve *ValidationError
-			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, tt.field, ve.Field)
+			requireField(t, err, ErrPropertyConflict, tt.field)
 		})
 	}
 
@@ -67,10 +64,7 @@ func TestTypedTraitsValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := encodeMessage(tt.msg, testStamp())
-			require.ErrorIs(t, err, ErrInvalidValue)
-			var ve *ValidationError
-			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, tt.field, ve.Field)
+			requireField(t, err, ErrInvalidValue, tt.field)
 		})
 	}
 }
@@ -144,21 +138,18 @@ func BenchmarkEncodeIdentifyTyped(b *testing.B) {
 	m := Identify{UserID: "97980cfea0067", User: UserTraits{Email: "peter@example.com", FirstName: "Peter", LastName: "Gibbons",
 		CreatedAt: time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC), Address: &Address{City: "San Francisco", Country: "USA"}},
 		Traits: Traits{"plan": "premium", "logins": 5}}
-	s := testStamp()
-	b.ReportAllocs()
-	for b.Loop() {
-		w, _, err := encodeWriter(m, s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		putWriter(w)
-	}
+	benchEncode(b, m)
 }
 
 func BenchmarkEncodePageFromRequest(b *testing.B) {
 	r := httptest.NewRequest(http.MethodGet, "https://shop.example/products/42?utm_source=newsletter", nil)
 	r.Header.Set("Referer", "https://www.google.com/")
 	m := Page{AnonymousID: "a1", Name: "Monopoly", Category: "Product", Context: ContextFromRequest(r)}
+	benchEncode(b, m)
+}
+
+// benchEncode measures encoding m into a pooled writer, as Enqueue does.
+func benchEncode(b *testing.B, m Message) {
 	s := testStamp()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -1,20 +1,19 @@
-package otelanalytics
+package otelanalytics_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/tracklane/analytics"
+	"github.com/tracklane/analytics/internal/obstest"
+	otelanalytics "github.com/tracklane/analytics/otel"
 )
 
 // TestMapping feeds every Stats field a distinct value and checks which
@@ -22,25 +21,13 @@ import (
 // cannot move (RefusedSpool needs a failing disk; the core does not count
 // SpoolLost yet).
 func TestMapping(t *testing.T) {
-	ctx := context.Background()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer func() { require.NoError(t, mp.Shutdown(ctx)) }()
-	m, err := New(mp)
-	require.NoError(t, err)
-	s := analytics.Stats{
-		Enqueued: 1, Delivered: 2, Failed: 3 + 4 + 5, Spooled: 6, Refused: 7 + 8 + 9 + 10 + 11,
-		FailedRejected: 3, FailedExhausted: 4, FailedDeadline: 5,
-		RefusedInvalid: 7, RefusedTooLarge: 8, RefusedQueueFull: 9, RefusedClosed: 10, RefusedSpool: 11,
-		Recovered: 12, SpoolCorrupt: 13, SpoolLost: 14,
-		Queued: 15, QueuedBytes: 16, MaxQueued: 17, MaxQueuedBytes: 18,
-		Batches: 19, Retries: 20, RateLimited: 21, SplitRequests: 22,
-	}
-	require.NoError(t, m.register(func() analytics.Stats { return s }))
-	defer func() { require.NoError(t, m.Close()) }()
+	reader, mp := manual(t)
+	m := metrics(t, mp)
+	s := obstest.DistinctStats()
+	require.NoError(t, m.RegisterStats(func() analytics.Stats { return s }))
 
 	var rm metricdata.ResourceMetrics
-	require.NoError(t, reader.Collect(ctx, &rm))
+	require.NoError(t, reader.Collect(context.Background(), &rm))
 	got := map[string]int64{}
 	units := map[string]string{}
 	for _, sm := range rm.ScopeMetrics {
@@ -50,12 +37,7 @@ func TestMapping(t *testing.T) {
 			assert.Equal(t, !strings.HasPrefix(met.Name, "tracklane.analytics.queue."), sum.IsMonotonic, met.Name)
 			units[met.Name] = met.Unit
 			for _, p := range sum.DataPoints {
-				var kv []string
-				for _, a := range p.Attributes.ToSlice() {
-					kv = append(kv, string(a.Key)+"="+a.Value.String())
-				}
-				slices.Sort(kv)
-				got[met.Name+"{"+strings.Join(kv, ",")+"}"] = p.Value
+				got[key(met.Name, p.Attributes)] = p.Value
 			}
 		}
 	}
@@ -113,40 +95,26 @@ func TestMapping(t *testing.T) {
 }
 
 func TestErrorType(t *testing.T) {
-	assert.Equal(t, "503", errorType(analytics.UploadInfo{StatusCode: 503, Err: errors.New("x")}))
-	assert.Equal(t, "timeout", errorType(analytics.UploadInfo{Err: fmt.Errorf("post: %w", context.DeadlineExceeded)}))
-	assert.Equal(t, "_OTHER", errorType(analytics.UploadInfo{Err: errors.New("connection reset")}))
+	assert.Equal(t, "503", otelanalytics.ErrorType(analytics.UploadInfo{StatusCode: 503, Err: errors.New("x")}))
+	assert.Equal(t, "timeout", otelanalytics.ErrorType(analytics.UploadInfo{Err: fmt.Errorf("post: %w", context.DeadlineExceeded)}))
+	assert.Equal(t, "_OTHER", otelanalytics.ErrorType(analytics.UploadInfo{Err: errors.New("connection reset")}))
 }
 
 func TestClamp(t *testing.T) {
-	assert.Equal(t, int64(5), clamp(5))
-	assert.Equal(t, int64(1<<63-1), clamp(1<<64-1))
+	assert.Equal(t, int64(5), otelanalytics.Clamp(5))
+	assert.Equal(t, int64(1<<63-1), otelanalytics.Clamp(1<<64-1))
 }
 
 // TestDocListsEveryMetric checks the package doc's table against the
 // instruments: every name with its unit, no more, no fewer.
 func TestDocListsEveryMetric(t *testing.T) {
-	doc, err := os.ReadFile("doc.go")
-	require.NoError(t, err)
-	listed := map[string]string{}
-	for _, line := range strings.Split(string(doc), "\n") {
-		f := strings.Fields(strings.TrimPrefix(line, "//\t"))
-		if (strings.HasPrefix(line, "//\tmessaging.") || strings.HasPrefix(line, "//\ttracklane.")) && len(f) >= 3 {
-			listed[f[0]] = f[2]
-		}
-	}
-
-	ctx := context.Background()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer func() { require.NoError(t, mp.Shutdown(ctx)) }()
-	m, err := New(mp)
-	require.NoError(t, err)
-	require.NoError(t, m.register(func() analytics.Stats { return analytics.Stats{} }))
-	defer func() { require.NoError(t, m.Close()) }()
-	observer{m}.ObserveUpload(analytics.UploadInfo{Result: "delivered"})
+	listed := obstest.DocTable(t, "doc.go", 2, "messaging.", "tracklane.")
+	reader, mp := manual(t)
+	m := metrics(t, mp)
+	require.NoError(t, m.RegisterStats(func() analytics.Stats { return analytics.Stats{} }))
+	m.Observer().ObserveUpload(analytics.UploadInfo{Result: "delivered"})
 	var rm metricdata.ResourceMetrics
-	require.NoError(t, reader.Collect(ctx, &rm))
+	require.NoError(t, reader.Collect(context.Background(), &rm))
 	got := map[string]string{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, met := range sm.Metrics {

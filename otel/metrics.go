@@ -6,13 +6,13 @@ import (
 	"math"
 	"strconv"
 	"sync"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/tracklane/analytics"
+	"github.com/tracklane/analytics/internal/statsmetrics"
 )
 
 // ScopeName is the instrumentation scope of the Meter the instruments are
@@ -86,43 +86,27 @@ func ClientName(name string) Option {
 type Metrics struct {
 	meter metric.Meter
 
-	// Instruments.
-	sent, processed, enqueued, recovered      metric.Int64ObservableCounter
-	spoolCorrupt, spoolLost                   metric.Int64ObservableCounter
-	batches, retries, rateLimited, splits     metric.Int64ObservableCounter
-	queueSize, queueCapacity                  metric.Int64ObservableUpDownCounter
-	queueDataSize, queueDataCapacity          metric.Int64ObservableUpDownCounter
-	duration                                  metric.Float64Histogram
-	baseOpt                                   metric.MeasurementOption
-	sentOK, sentRejected, sentExhausted       metric.MeasurementOption
-	sentDeadline                              metric.MeasurementOption
-	procDelivered, procSpooled                metric.MeasurementOption
-	procRejected, procExhausted, procDeadline metric.MeasurementOption
-	refInvalid, refTooLarge, refQueueFull     metric.MeasurementOption
-	refClosed, refSpool                       metric.MeasurementOption
-	durationBase                              []attribute.KeyValue
-	durationSets                              sync.Map // attemptKey → metric.MeasurementOption, built once each
+	// Instruments: sent and processed by outcome, one per row of
+	// statsmetrics.Counters and statsmetrics.Gauges, and the durations.
+	sent, processed metric.Int64ObservableCounter
+	counters        []metric.Int64ObservableCounter
+	gauges          []metric.Int64ObservableUpDownCounter
+	duration        metric.Float64Histogram
 
-	stats  atomic.Pointer[func() analytics.Stats] // the registered client's Stats
-	closed atomic.Bool
+	// Attribute sets, built once: the client's own, sent and processed
+	// by outcome, and those of failed and refused messages by reason (in
+	// the order of statsmetrics.Failed and statsmetrics.Refused).
+	baseOpt                    metric.MeasurementOption
+	sentOK                     metric.MeasurementOption
+	procDelivered, procSpooled metric.MeasurementOption
+	sentFailed, procFailed     []metric.MeasurementOption
+	procRefused                []metric.MeasurementOption
+	durationBase               []attribute.KeyValue
+	durationSets               sync.Map // attemptKey → metric.MeasurementOption, built once each
 
-	mu       sync.Mutex // guards reg, closeErr and the Register/Close transitions
-	reg      metric.Registration
-	closeErr error
+	client statsmetrics.Binding
+	reg    metric.Registration // set and read under the Binding's lock
 }
-
-// Values of error.type, shared with the OpenTelemetry SDK's own processors
-// where they mean the same (queue_full, already_shutdown).
-const (
-	errRejected  = "rejected"          // FailedRejected
-	errExhausted = "retries_exhausted" // FailedExhausted
-	errDeadline  = "deadline"          // FailedDeadline
-	errInvalid   = "invalid"           // RefusedInvalid
-	errTooLarge  = "too_large"         // RefusedTooLarge
-	errQueueFull = "queue_full"        // RefusedQueueFull
-	errClosed    = "already_shutdown"  // RefusedClosed
-	errSpool     = "spool"             // RefusedSpool
-)
 
 // New creates the instruments on a Meter of mp (scope ScopeName). The
 // observable ones report nothing until Register. A nil mp returns
@@ -142,6 +126,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 		}
 	}
 	m := &Metrics{meter: mp.Meter(ScopeName)}
+	m.client.ErrRegistered, m.client.ErrClosed = ErrRegistered, ErrClosed
 	var base []attribute.KeyValue
 	if cfg.hasName {
 		base = append(base, ClientNameKey.String(cfg.name))
@@ -153,20 +138,16 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 	system := semconv.MessagingSystemKey.String("segment")
 	send := semconv.MessagingOperationNameKey.String("send")
 	m.sentOK = with(system, send)
-	m.sentRejected = with(system, send, semconv.ErrorTypeKey.String(errRejected))
-	m.sentExhausted = with(system, send, semconv.ErrorTypeKey.String(errExhausted))
-	m.sentDeadline = with(system, send, semconv.ErrorTypeKey.String(errDeadline))
 	m.procDelivered = with(OutcomeKey.String("delivered"))
 	m.procSpooled = with(OutcomeKey.String("spooled"))
 	failed, refused := OutcomeKey.String("failed"), OutcomeKey.String("refused")
-	m.procRejected = with(failed, semconv.ErrorTypeKey.String(errRejected))
-	m.procExhausted = with(failed, semconv.ErrorTypeKey.String(errExhausted))
-	m.procDeadline = with(failed, semconv.ErrorTypeKey.String(errDeadline))
-	m.refInvalid = with(refused, semconv.ErrorTypeKey.String(errInvalid))
-	m.refTooLarge = with(refused, semconv.ErrorTypeKey.String(errTooLarge))
-	m.refQueueFull = with(refused, semconv.ErrorTypeKey.String(errQueueFull))
-	m.refClosed = with(refused, semconv.ErrorTypeKey.String(errClosed))
-	m.refSpool = with(refused, semconv.ErrorTypeKey.String(errSpool))
+	for _, r := range statsmetrics.Failed {
+		m.sentFailed = append(m.sentFailed, with(system, send, semconv.ErrorTypeKey.String(r.Name)))
+		m.procFailed = append(m.procFailed, with(failed, semconv.ErrorTypeKey.String(r.Name)))
+	}
+	for _, r := range statsmetrics.Refused {
+		m.procRefused = append(m.procRefused, with(refused, semconv.ErrorTypeKey.String(r.Name)))
+	}
 	m.durationBase = append(append([]attribute.KeyValue(nil), base...), system, send)
 	if err := m.instruments(); err != nil {
 		return nil, err
@@ -181,45 +162,23 @@ func (m *Metrics) instruments() error {
 		errs = append(errs, err)
 		return i
 	}
-	gauge := func(name, unit, desc string) metric.Int64ObservableUpDownCounter {
-		i, err := m.meter.Int64ObservableUpDownCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		errs = append(errs, err)
-		return i
-	}
 	m.sent = counter("messaging.client.sent.messages", "{message}",
 		"Messages whose sending ended: delivered, or failed (error.type says why).")
 	m.processed = counter("tracklane.analytics.processed", "{message}",
 		"Messages given to the client, by outcome (delivered, failed, spooled, refused) and error.type.")
-	m.enqueued = counter("tracklane.analytics.enqueued", "{message}",
-		"Messages accepted by Enqueue, plus those recovered from the spool.")
-	m.recovered = counter("tracklane.analytics.recovered", "{message}",
-		"Messages read back from the spool at start-up.")
-	m.spoolCorrupt = counter("tracklane.analytics.spool.corrupt", "{segment}",
-		"Spool segments whose torn or corrupt tail was skipped at start-up.")
-	m.spoolLost = counter("tracklane.analytics.spool.lost", "{message}",
-		"Messages lost to spool corruption at start-up.")
-	m.batches = counter("tracklane.analytics.batches", "{batch}",
-		"Batches delivered.")
-	m.retries = counter("tracklane.analytics.retries", "{attempt}",
-		"Upload attempts that were retried.")
-	m.rateLimited = counter("tracklane.analytics.rate_limited", "{response}",
-		"Rate-limited answers (HTTP 429).")
-	m.splits = counter("tracklane.analytics.split_requests", "{request}",
-		"Extra uploads spent on split batches (413, and 400 bisection).")
-	m.queueSize = gauge("tracklane.analytics.queue.size", "{message}",
-		"Messages accepted without an outcome yet (queued, in flight, waiting to retry).")
-	m.queueCapacity = gauge("tracklane.analytics.queue.capacity", "{message}",
-		"The queue's bound in messages.")
-	m.queueDataSize = gauge("tracklane.analytics.queue.data.size", "By",
-		"Encoded bytes of the queued messages.")
-	m.queueDataCapacity = gauge("tracklane.analytics.queue.data.capacity", "By",
-		"The queue's bound in encoded bytes.")
+	for _, c := range statsmetrics.Counters {
+		m.counters = append(m.counters, counter(c.OTel, c.Unit, c.Help))
+	}
+	for _, g := range statsmetrics.Gauges {
+		i, err := m.meter.Int64ObservableUpDownCounter(g.OTel, metric.WithUnit(g.Unit), metric.WithDescription(g.Help))
+		errs = append(errs, err)
+		m.gauges = append(m.gauges, i)
+	}
 	var err error
 	m.duration, err = m.meter.Float64Histogram("messaging.client.operation.duration",
 		metric.WithUnit("s"),
 		metric.WithDescription("Duration of each upload attempt (one POST of a batch)."),
-		// The bounds the messaging conventions recommend for this metric.
-		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10))
+		metric.WithExplicitBucketBoundaries(statsmetrics.DurationBuckets()...))
 	errs = append(errs, err)
 	return errors.Join(errs...)
 }
@@ -244,24 +203,21 @@ func (m *Metrics) Register(client *analytics.Client) error {
 // register reports what stats returns (a seam for tests, which feed every
 // Stats field a distinct value).
 func (m *Metrics) register(stats func() analytics.Stats) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed.Load() {
-		return ErrClosed
-	}
-	if m.reg != nil {
-		return ErrRegistered
-	}
-	reg, err := m.meter.RegisterCallback(m.observe,
-		m.sent, m.processed, m.enqueued, m.recovered, m.spoolCorrupt, m.spoolLost,
-		m.batches, m.retries, m.rateLimited, m.splits,
-		m.queueSize, m.queueCapacity, m.queueDataSize, m.queueDataCapacity)
-	if err != nil {
-		return err
-	}
-	m.stats.Store(&stats)
-	m.reg = reg
-	return nil
+	return m.client.Register(stats, func() error {
+		observables := []metric.Observable{m.sent, m.processed}
+		for _, c := range m.counters {
+			observables = append(observables, c)
+		}
+		for _, g := range m.gauges {
+			observables = append(observables, g)
+		}
+		reg, err := m.meter.RegisterCallback(m.observe, observables...)
+		if err != nil {
+			return err
+		}
+		m.reg = reg
+		return nil
+	})
 }
 
 // Close removes the callback (collections no longer report the client's
@@ -269,57 +225,39 @@ func (m *Metrics) register(stats func() analytics.Stats) error {
 // Close is idempotent: later calls return the first call's result (the
 // MeterProvider's error unregistering the callback, if any).
 func (m *Metrics) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed.Swap(true) {
-		return m.closeErr
-	}
-	if m.reg != nil {
-		m.closeErr = m.reg.Unregister()
-	}
-	m.stats.Store(nil)
-	return m.closeErr
+	return m.client.Close(func() error {
+		if m.reg == nil {
+			return nil
+		}
+		return m.reg.Unregister()
+	})
 }
 
 // observe is the callback of the observable instruments.
 func (m *Metrics) observe(_ context.Context, o metric.Observer) error {
-	stats := m.stats.Load()
-	if stats == nil {
+	s, ok := m.client.Stats()
+	if !ok {
 		return nil
 	}
-	s := (*stats)()
 	count := func(i metric.Int64Observable, v uint64, opt metric.MeasurementOption) {
 		o.ObserveInt64(i, clamp(v), opt)
 	}
 	count(m.sent, s.Delivered, m.sentOK)
-	count(m.sent, s.FailedRejected, m.sentRejected)
-	count(m.sent, s.FailedExhausted, m.sentExhausted)
-	count(m.sent, s.FailedDeadline, m.sentDeadline)
-
 	count(m.processed, s.Delivered, m.procDelivered)
 	count(m.processed, s.Spooled, m.procSpooled)
-	count(m.processed, s.FailedRejected, m.procRejected)
-	count(m.processed, s.FailedExhausted, m.procExhausted)
-	count(m.processed, s.FailedDeadline, m.procDeadline)
-	count(m.processed, s.RefusedInvalid, m.refInvalid)
-	count(m.processed, s.RefusedTooLarge, m.refTooLarge)
-	count(m.processed, s.RefusedQueueFull, m.refQueueFull)
-	count(m.processed, s.RefusedClosed, m.refClosed)
-	count(m.processed, s.RefusedSpool, m.refSpool)
-
-	count(m.enqueued, s.Enqueued, m.baseOpt)
-	count(m.recovered, s.Recovered, m.baseOpt)
-	count(m.spoolCorrupt, s.SpoolCorrupt, m.baseOpt)
-	count(m.spoolLost, s.SpoolLost, m.baseOpt)
-	count(m.batches, s.Batches, m.baseOpt)
-	count(m.retries, s.Retries, m.baseOpt)
-	count(m.rateLimited, s.RateLimited, m.baseOpt)
-	count(m.splits, s.SplitRequests, m.baseOpt)
-
-	o.ObserveInt64(m.queueSize, int64(s.Queued), m.baseOpt)
-	o.ObserveInt64(m.queueCapacity, int64(s.MaxQueued), m.baseOpt)
-	o.ObserveInt64(m.queueDataSize, int64(s.QueuedBytes), m.baseOpt)
-	o.ObserveInt64(m.queueDataCapacity, int64(s.MaxQueuedBytes), m.baseOpt)
+	for i, r := range statsmetrics.Failed {
+		count(m.sent, r.Count(s), m.sentFailed[i])
+		count(m.processed, r.Count(s), m.procFailed[i])
+	}
+	for i, r := range statsmetrics.Refused {
+		count(m.processed, r.Count(s), m.procRefused[i])
+	}
+	for i, c := range statsmetrics.Counters {
+		count(m.counters[i], c.Count(s), m.baseOpt)
+	}
+	for i, g := range statsmetrics.Gauges {
+		o.ObserveInt64(m.gauges[i], int64(g.Level(s)), m.baseOpt)
+	}
 	return nil
 }
 
@@ -339,7 +277,7 @@ type observer struct{ m *Metrics }
 // ObserveUpload records one attempt's duration.
 func (o observer) ObserveUpload(info analytics.UploadInfo) {
 	m := o.m
-	if m.closed.Load() {
+	if m.client.Closed() {
 		return
 	}
 	key := attemptKey{result: info.Result, status: info.StatusCode}

@@ -1,49 +1,21 @@
 package otelanalytics_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
-	"github.com/tracklane/analytics"
-	"github.com/tracklane/analytics/analyticstest"
-	otelanalytics "github.com/tracklane/analytics/otel"
+	"github.com/tracklane/analytics/internal/obstest"
 )
 
-// TestFaultyServer runs the HTTP transport against a fake Segment server
-// that answers 503 twice, then 429 with Retry-After, then delivers the
-// batch, and then 400 for the next one.
+// TestFaultyServer runs obstest.FaultyServer: the HTTP transport against
+// a fake Segment server that answers 503 twice, then 429 with Retry-After,
+// then delivers the batch, and then 400 for the next one.
 func TestFaultyServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv := analyticstest.NewServer(writeKey)
-	defer srv.Close()
-	srv.Respond(analyticstest.Status(503).Times(2), analyticstest.Status(429).RetryAfter(time.Second))
-
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer func() { require.NoError(t, mp.Shutdown(ctx)) }()
-	m, err := otelanalytics.New(mp)
-	require.NoError(t, err)
-	client, err := analytics.New(writeKey, m.Option(),
-		analytics.WithEndpoint(srv.URL), analytics.WithHTTPClient(srv.Client()),
-		analytics.WithBackoff(10*time.Millisecond, 10*time.Millisecond), analytics.WithLogger(nil))
-	require.NoError(t, err)
-	require.NoError(t, m.Register(client))
-	defer func() { require.NoError(t, m.Close()) }()
-
-	require.NoError(t, client.Enqueue(track(1)))
-	require.NoError(t, client.Enqueue(track(2)))
-	require.NoError(t, client.Flush(ctx))
-	srv.Respond(analyticstest.Status(400))
-	require.NoError(t, client.Enqueue(track(3)))
-	require.ErrorIs(t, client.Flush(ctx), analytics.ErrRejected)
-	require.NoError(t, client.Close(ctx))
-	require.Equal(t, 2, srv.Len())
+	reader, mp := manual(t)
+	m := metrics(t, mp)
+	obstest.FaultyServer(t, m)
 
 	got := collect(t, reader)
 	ms := []string{"messaging.operation.name=send", "messaging.system=segment"}

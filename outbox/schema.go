@@ -3,52 +3,26 @@ package outbox
 import (
 	"context"
 	"database/sql"
+	_ "embed" // schema.sql
 	"fmt"
 	"strings"
 )
 
-// schemaTemplate is the DDL of one outbox; {table}, {dead} and {dead_index}
-// are replaced by validated, quoted names. schema.sql is this text for
-// DefaultTable (a test keeps them equal).
-const schemaTemplate = `-- The outbox: one row per message written by Enqueue, removed once delivered.
--- A queue table: small when healthy, every row inserted, updated once per
--- claim (a HOT update: no indexed column changes, and fillfactor leaves the
--- room on the page) and deleted. Autovacuum is made eager for it.
-CREATE TABLE IF NOT EXISTS {table} (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    message_id    text        NOT NULL,
-    type          text        NOT NULL,
-    event         text        NOT NULL DEFAULT '',
-    data          bytea       NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    attempts      integer     NOT NULL DEFAULT 0,
-    claimed_until timestamptz,
-    claimed_by    text,
-    last_error    text
-) WITH (
-    fillfactor = 50,
-    autovacuum_vacuum_scale_factor = 0,
-    autovacuum_vacuum_threshold = 5000,
-    autovacuum_vacuum_cost_delay = 0,
-    autovacuum_analyze_scale_factor = 0,
-    autovacuum_analyze_threshold = 50000
-);
+// schemaSQL is the DDL of the outbox named DefaultTable: the file
+// schema.sql, which users may also run themselves.
+//
+//go:embed schema.sql
+var schemaSQL string
 
--- Messages that failed for good: refused by the endpoint, or out of relay
--- attempts. Kept for inspection and replay; purge them by failed_at.
-CREATE TABLE IF NOT EXISTS {dead} (
-    id          bigint      PRIMARY KEY,
-    message_id  text        NOT NULL,
-    type        text        NOT NULL,
-    event       text        NOT NULL DEFAULT '',
-    data        bytea       NOT NULL,
-    created_at  timestamptz NOT NULL,
-    attempts    integer     NOT NULL,
-    reason      text        NOT NULL,
-    failed_at   timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS {dead_index} ON {dead} (failed_at);
-`
+// schemaTemplate is schemaSQL with the default names as {table}, {dead}
+// and {dead_index}, which schema replaces by validated, quoted names.
+var schemaTemplate = func() string {
+	d, err := parseNames(DefaultTable)
+	if err != nil {
+		panic(err) // unreachable: DefaultTable is a valid name (TestTableNames)
+	}
+	return strings.NewReplacer(d.deadIndex, "{dead_index}", d.dead, "{dead}", d.table, "{table}").Replace(schemaSQL)
+}()
 
 // Schema returns the SQL that creates the outbox table named table and its
 // dead-letter table (CREATE TABLE IF NOT EXISTS, so it can run at every

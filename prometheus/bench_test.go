@@ -1,33 +1,27 @@
-package promanalytics
+package promanalytics_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tracklane/analytics"
+	"github.com/tracklane/analytics/internal/obstest"
+	promanalytics "github.com/tracklane/analytics/prometheus"
 )
 
 // BenchmarkObserveUpload is the cost added to each upload attempt.
 func BenchmarkObserveUpload(b *testing.B) {
-	m, err := New(nil, ClientName("shop"))
-	require.NoError(b, err)
-	o := observer{m}
-	info := analytics.UploadInfo{Messages: 500, Bytes: 400_000, Attempt: 1, Duration: 30 * time.Millisecond, StatusCode: 200, Result: "delivered"}
-	b.ReportAllocs()
-	for b.Loop() {
-		o.ObserveUpload(info)
-	}
+	m := metrics(b, nil, promanalytics.ClientName("shop"))
+	obstest.BenchmarkObserveUpload(b, m.Observer())
 }
 
 // BenchmarkGather is the cost of one scrape's gathering of the collector.
 func BenchmarkGather(b *testing.B) {
 	reg := prometheus.NewRegistry()
-	m, err := New(reg, ClientName("shop"))
-	require.NoError(b, err)
-	require.NoError(b, m.register(func() analytics.Stats { return analytics.Stats{Enqueued: 1} }))
+	m := metrics(b, reg, promanalytics.ClientName("shop"))
+	require.NoError(b, m.RegisterStats(func() analytics.Stats { return analytics.Stats{Enqueued: 1} }))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := reg.Gather(); err != nil {

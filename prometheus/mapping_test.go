@@ -1,8 +1,7 @@
-package promanalytics
+package promanalytics_test
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tracklane/analytics"
+	"github.com/tracklane/analytics/internal/obstest"
 )
 
 // TestMapping feeds every Stats field a distinct value and checks which
@@ -20,19 +20,10 @@ import (
 // SpoolLost yet). It also lints the collector.
 func TestMapping(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	m, err := New(reg)
-	require.NoError(t, err)
-	s := analytics.Stats{
-		Enqueued: 1, Delivered: 2, Failed: 3 + 4 + 5, Spooled: 6, Refused: 7 + 8 + 9 + 10 + 11,
-		FailedRejected: 3, FailedExhausted: 4, FailedDeadline: 5,
-		RefusedInvalid: 7, RefusedTooLarge: 8, RefusedQueueFull: 9, RefusedClosed: 10, RefusedSpool: 11,
-		Recovered: 12, SpoolCorrupt: 13, SpoolLost: 14,
-		Queued: 15, QueuedBytes: 16, MaxQueued: 17, MaxQueuedBytes: 18,
-		Batches: 19, Retries: 20, RateLimited: 21, SplitRequests: 22,
-	}
-	require.NoError(t, m.register(func() analytics.Stats { return s }))
-	defer m.Close()
-	observer{m}.ObserveUpload(analytics.UploadInfo{Result: "retried", Err: errors.New("connection reset"), Duration: 3e6})
+	m := metrics(t, reg)
+	s := obstest.DistinctStats()
+	require.NoError(t, m.RegisterStats(func() analytics.Stats { return s }))
+	m.Observer().ObserveUpload(analytics.UploadInfo{Result: "retried", Err: errors.New("connection reset"), Duration: 3e6})
 
 	problems, err := testutil.CollectAndLint(m)
 	require.NoError(t, err)
@@ -117,21 +108,11 @@ tracklane_analytics_upload_duration_seconds_count{code="none",result="retried"} 
 // TestDocListsEveryMetric checks the package doc's table against the
 // collector: every name with its type, no more, no fewer.
 func TestDocListsEveryMetric(t *testing.T) {
-	doc, err := os.ReadFile("doc.go")
-	require.NoError(t, err)
-	listed := map[string]string{}
-	for _, line := range strings.Split(string(doc), "\n") {
-		f := strings.Fields(strings.TrimPrefix(line, "//\t"))
-		if strings.HasPrefix(line, "//\ttracklane_") && len(f) >= 2 {
-			listed[f[0]] = f[1]
-		}
-	}
+	listed := obstest.DocTable(t, "doc.go", 1, "tracklane_")
 	reg := prometheus.NewPedanticRegistry()
-	m, err := New(reg)
-	require.NoError(t, err)
-	defer m.Close()
-	require.NoError(t, m.register(func() analytics.Stats { return analytics.Stats{} }))
-	observer{m}.ObserveUpload(analytics.UploadInfo{Result: "delivered"})
+	m := metrics(t, reg)
+	require.NoError(t, m.RegisterStats(func() analytics.Stats { return analytics.Stats{} }))
+	m.Observer().ObserveUpload(analytics.UploadInfo{Result: "delivered"})
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
 	got := map[string]string{}

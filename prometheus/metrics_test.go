@@ -1,13 +1,12 @@
 package promanalytics_test
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -15,28 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tracklane/analytics"
-	"github.com/tracklane/analytics/analyticstest"
+	"github.com/tracklane/analytics/internal/obstest"
 	promanalytics "github.com/tracklane/analytics/prometheus"
 )
-
-const writeKey = "test-write-key"
-
-// latency is how long every scripted upload takes (in a synctest bubble,
-// exactly).
-const latency = 20 * time.Millisecond
-
-func track(i int) analytics.Track {
-	return analytics.Track{Event: "Product Viewed", UserID: fmt.Sprintf("u%d", i)}
-}
-
-// scripted is a transport that takes latency and then answers as rec
-// scripts it.
-func scripted(rec *analyticstest.Recorder) analytics.Transport {
-	return analytics.TransportFunc(func(ctx context.Context, b *analytics.Batch) error {
-		time.Sleep(latency)
-		return rec.Send(ctx, b)
-	})
-}
 
 // TestEveryCounterMoves runs a known sequence against a faulty endpoint
 // and compares the whole exposition: refusals (invalid, too large, queue
@@ -45,77 +25,21 @@ func scripted(rec *analyticstest.Recorder) analytics.Transport {
 // every attempt.
 func TestEveryCounterMoves(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
 		reg := prometheus.NewPedanticRegistry()
-		m, err := promanalytics.New(reg, promanalytics.ClientName("shop"))
-		require.NoError(t, err)
-		rec := analyticstest.NewRecorder()
-		client, err := analytics.New(writeKey, m.Option(),
-			analytics.WithTransport(scripted(rec)),
-			analytics.WithConcurrency(1),
-			analytics.WithFlushInterval(time.Hour),
-			analytics.WithMaxQueue(3, 1<<20),
-			analytics.WithRetry(3, time.Hour),
-			analytics.WithBackoff(time.Second, time.Second),
-			analytics.WithLogger(nil))
-		require.NoError(t, err)
-		require.NoError(t, m.Register(client))
-		assert.ErrorIs(t, m.Register(client), promanalytics.ErrRegistered)
-
-		// Refused: invalid, too large.
-		require.ErrorIs(t, client.Enqueue(analytics.Track{Event: "Product Viewed"}), analytics.ErrMissingID)
-		big := track(0)
-		big.Properties = map[string]any{"blob": strings.Repeat("x", 40_000)}
-		require.ErrorIs(t, client.Enqueue(big), analytics.ErrMessageTooLarge)
-
-		// Batch A: 503, 503, 429 (Retry-After 1s), delivered; the queue's
-		// bound (3) refuses a fourth message meanwhile.
-		rec.FailNextStatus(2, 503, 0)
-		rec.FailNextStatus(1, 429, time.Second)
-		for i := 1; i <= 3; i++ {
-			require.NoError(t, client.Enqueue(track(i)))
-		}
-		require.ErrorIs(t, client.Enqueue(track(4)), analytics.ErrQueueFull)
-		synctest.Wait()
-		queued := client.Stats().QueuedBytes
-		require.Positive(t, queued)
-		require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
+		m := metrics(t, reg, promanalytics.ClientName("shop"))
+		client := obstest.Sequence(t, m, func(client *analytics.Client) {
+			require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(`
 # HELP tracklane_analytics_queue_bytes Encoded bytes of the queued messages.
 # TYPE tracklane_analytics_queue_bytes gauge
 tracklane_analytics_queue_bytes{client="shop"} %d
 # HELP tracklane_analytics_queue_messages Messages accepted without an outcome yet (queued, in flight, waiting to retry).
 # TYPE tracklane_analytics_queue_messages gauge
 tracklane_analytics_queue_messages{client="shop"} 3
-`, queued)), "tracklane_analytics_queue_messages", "tracklane_analytics_queue_bytes"))
-		require.NoError(t, client.Flush(ctx))
+`, client.Stats().QueuedBytes)), "tracklane_analytics_queue_messages", "tracklane_analytics_queue_bytes"))
+		})
+		assert.ErrorIs(t, m.Register(client), promanalytics.ErrRegistered)
 
-		// Batch B: 400, one message: rejected.
-		rec.FailNextStatus(1, 400, 0)
-		require.NoError(t, client.Enqueue(track(5)))
-		require.ErrorIs(t, client.Flush(ctx), analytics.ErrRejected)
-
-		// Batch C: 503 three times: retries exhausted.
-		rec.FailNextStatus(3, 503, 0)
-		require.NoError(t, client.Enqueue(track(6)))
-		require.ErrorIs(t, client.Flush(ctx), analytics.ErrRetriesExhausted)
-
-		// Batch D: 413 splits it; both halves delivered.
-		rec.FailNextStatus(1, 413, 0)
-		require.NoError(t, client.Enqueue(track(7)))
-		require.NoError(t, client.Enqueue(track(8)))
-		require.NoError(t, client.Flush(ctx))
-
-		// Batch E: 503, then Close's deadline ends the wait for the retry.
-		rec.FailNextStatus(1, 503, 0)
-		require.NoError(t, client.Enqueue(track(9)))
-		closeCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		require.ErrorIs(t, client.Close(closeCtx), analytics.ErrDeadline)
-		cancel()
-		require.ErrorIs(t, client.Enqueue(track(10)), analytics.ErrClosed)
-
-		// Attempts: A 503 503 429 200, B 400, C 503 503 503, D 413 200
-		// 200, E 503. (The last attempt of C ends its attempt budget:
-		// result="exhausted".)
+		// The attempts of obstest.Sequence, by result and code.
 		want, err := os.ReadFile("testdata/sequence.prom")
 		require.NoError(t, err)
 		require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(string(want))))
@@ -130,13 +54,112 @@ tracklane_analytics_queue_messages{client="shop"} 3
 		n, err := testutil.GatherAndCount(reg)
 		require.NoError(t, err)
 		assert.Zero(t, n)
-		other, err := analytics.New(writeKey, m.Option(), analytics.WithTransport(scripted(rec)), analytics.WithLogger(nil))
-		require.NoError(t, err)
-		require.NoError(t, other.Enqueue(track(11)))
-		require.NoError(t, other.Close(ctx))
-		require.Equal(t, uint64(1), other.Stats().Batches)
+		obstest.AfterClose(t, m)
 		require.NoError(t, testutil.CollectAndCompare(m, strings.NewReader(string(want)), "tracklane_analytics_upload_duration_seconds"),
 			"the histogram keeps the attempts it had, and no more")
 		assert.Equal(t, 6, testutil.CollectAndCount(m), "only the histogram's series, no Stats")
+	})
+}
+
+func TestNew(t *testing.T) {
+	_, err := promanalytics.New(nil, promanalytics.ClientName(""))
+	assert.ErrorIs(t, err, promanalytics.ErrInvalidClientName)
+
+	reg := prometheus.NewPedanticRegistry()
+	shop, err := promanalytics.New(reg, promanalytics.ClientName("shop"))
+	require.NoError(t, err)
+	// Two clients without distinct names cannot share a registry...
+	_, err = promanalytics.New(reg, promanalytics.ClientName("shop"))
+	var are prometheus.AlreadyRegisteredError
+	assert.True(t, errors.As(err, &are), "got %v", err)
+	// ...with distinct names they can.
+	backoffice, err := promanalytics.New(reg, promanalytics.ClientName("backoffice"))
+	require.NoError(t, err)
+	assert.ErrorIs(t, shop.Register(nil), promanalytics.ErrNilClient)
+
+	// Close unregisters: the name is free again.
+	shop.Close()
+	again, err := promanalytics.New(reg, promanalytics.ClientName("shop"))
+	require.NoError(t, err)
+	again.Close()
+	backoffice.Close()
+
+	// A nil Registerer registers nothing: the Metrics is a Collector to
+	// register yourself.
+	own, err := promanalytics.New(nil)
+	require.NoError(t, err)
+	mine := prometheus.NewPedanticRegistry()
+	require.NoError(t, mine.Register(own))
+	n, err := testutil.GatherAndCount(mine)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing before Register, and no upload yet")
+	own.Close()
+}
+
+// TestSeveralClients collects two clients of one process in one registry,
+// told apart by the client label.
+func TestSeveralClients(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewPedanticRegistry()
+		obstest.SeveralClients(t, func(name string) obstest.Metrics {
+			return metrics(t, reg, promanalytics.ClientName(name))
+		})
+		require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP tracklane_analytics_messages_delivered_total Messages accepted by the endpoint.
+# TYPE tracklane_analytics_messages_delivered_total counter
+tracklane_analytics_messages_delivered_total{client="backoffice"} 3
+tracklane_analytics_messages_delivered_total{client="shop"} 2
+`), "tracklane_analytics_messages_delivered_total"))
+		problems, err := testutil.GatherAndLint(reg)
+		require.NoError(t, err)
+		assert.Empty(t, problems)
+	})
+}
+
+// TestSpool moves the spool's counters: messages spooled by a Close that
+// ran out of time, recovered and delivered by the next client, and a
+// corrupt tail skipped.
+func TestSpool(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		reg := prometheus.NewPedanticRegistry()
+
+		// First run: the endpoint is down; Close keeps both messages on disk.
+		m := metrics(t, reg, promanalytics.ClientName("first"))
+		obstest.SpoolDown(t, dir, m)
+		require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP tracklane_analytics_messages_spooled_total Messages not delivered in this run but kept in the spool for the next start.
+# TYPE tracklane_analytics_messages_spooled_total counter
+tracklane_analytics_messages_spooled_total{client="first"} 2
+`), "tracklane_analytics_messages_spooled_total"))
+		m.Close()
+
+		// A torn record at the end of the segment; second run: the
+		// endpoint is back.
+		obstest.TearSpool(t, dir)
+		m2 := metrics(t, reg, promanalytics.ClientName("second"))
+		obstest.SpoolBack(t, dir, m2)
+		// Bytes after the last record of a segment are reported as one
+		// record possibly lost (the journal cannot tell them from a last
+		// record whose header was destroyed): SpoolLost moves too.
+		require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP tracklane_analytics_messages_delivered_total Messages accepted by the endpoint.
+# TYPE tracklane_analytics_messages_delivered_total counter
+tracklane_analytics_messages_delivered_total{client="second"} 2
+# HELP tracklane_analytics_messages_enqueued_total Messages accepted by Enqueue, plus those recovered from the spool.
+# TYPE tracklane_analytics_messages_enqueued_total counter
+tracklane_analytics_messages_enqueued_total{client="second"} 2
+# HELP tracklane_analytics_messages_lost_total Messages lost to spool corruption at start-up.
+# TYPE tracklane_analytics_messages_lost_total counter
+tracklane_analytics_messages_lost_total{client="second"} 1
+# HELP tracklane_analytics_messages_recovered_total Messages read back from the spool at start-up.
+# TYPE tracklane_analytics_messages_recovered_total counter
+tracklane_analytics_messages_recovered_total{client="second"} 2
+# HELP tracklane_analytics_spool_corrupt_segments_total Spool segments whose torn or corrupt tail was skipped at start-up.
+# TYPE tracklane_analytics_spool_corrupt_segments_total counter
+tracklane_analytics_spool_corrupt_segments_total{client="second"} 1
+`), "tracklane_analytics_messages_delivered_total", "tracklane_analytics_messages_enqueued_total",
+			"tracklane_analytics_messages_lost_total", "tracklane_analytics_messages_recovered_total",
+			"tracklane_analytics_spool_corrupt_segments_total"))
 	})
 }

@@ -173,6 +173,25 @@ func toMessage(m map[string]any) (analytics.Message, error) {
 	return msg, nil
 }
 
+// typed decodes the member key of f strictly (an unknown member is an
+// error) into a new T and sets *dst to it; absent or null leaves *dst nil.
+func typed[T any](f *fields, key string, dst **T) {
+	f.used[key] = true
+	v, ok := f.m[key]
+	if !ok || v == nil {
+		return
+	}
+	raw, _ := json.Marshal(v)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var t T
+	if err := dec.Decode(&t); err != nil {
+		f.fail("%s%s: %v", f.prefix, key, err)
+		return
+	}
+	*dst = &t
+}
+
 // toContext maps a context object onto analytics.Context: its typed
 // members into their fields (an unknown member inside app, campaign, page,
 // referrer, os or device is an error, so nothing is dropped silently), the
@@ -206,47 +225,12 @@ func toContext(f *fields, c map[string]any) *analytics.Context {
 	default:
 		sub.fail("context.direct: want a boolean, got %s", kindOf(v))
 	}
-	typed := func(key string, dst any) bool {
-		sub.used[key] = true
-		v, ok := c[key]
-		if !ok || v == nil {
-			return false
-		}
-		raw, _ := json.Marshal(v)
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(dst); err != nil {
-			sub.fail("context.%s: %v", key, err)
-			return false
-		}
-		return true
-	}
-	var (
-		app      analytics.AppInfo
-		campaign analytics.CampaignInfo
-		page     analytics.PageInfo
-		referrer analytics.ReferrerInfo
-		osInfo   analytics.OSInfo
-		device   analytics.DeviceInfo
-	)
-	if typed("app", &app) {
-		out.App = &app
-	}
-	if typed("campaign", &campaign) {
-		out.Campaign = &campaign
-	}
-	if typed("page", &page) {
-		out.Page = &page
-	}
-	if typed("referrer", &referrer) {
-		out.Referrer = &referrer
-	}
-	if typed("os", &osInfo) {
-		out.OS = &osInfo
-	}
-	if typed("device", &device) {
-		out.Device = &device
-	}
+	typed(&sub, "app", &out.App)
+	typed(&sub, "campaign", &out.Campaign)
+	typed(&sub, "page", &out.Page)
+	typed(&sub, "referrer", &out.Referrer)
+	typed(&sub, "os", &out.OS)
+	typed(&sub, "device", &out.Device)
 	out.Traits = sub.obj("traits")
 	for k, v := range c {
 		if !sub.used[k] {

@@ -25,14 +25,9 @@ var (
 // TestMain starts a throwaway PostgreSQL (see internal/pgtest) with a
 // database for the example.
 func TestMain(m *testing.M) {
-	c, err := pgtest.Start()
-	if err != nil {
-		fail, msg := pgtest.SkipOrFail(err)
-		if fail {
-			fmt.Fprintln(os.Stderr, "CI=true: "+msg)
-			os.Exit(1)
-		}
-		skipReason = msg
+	c, reason := pgtest.StartOrSkip()
+	if c == nil {
+		skipReason = reason
 		os.Exit(m.Run())
 	}
 	code := func() int {

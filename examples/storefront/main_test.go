@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -14,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tracklane/analytics/analyticstest"
+	"github.com/tracklane/analytics/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -21,24 +20,6 @@ func TestMain(m *testing.M) {
 }
 
 func noenv(string) string { return "" }
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRunShutdownDeliversQueuedEvents: events still queued when the server
 // is told to stop are delivered by Close before run returns (the default
@@ -51,7 +32,7 @@ func TestRunShutdownDeliversQueuedEvents(t *testing.T) {
 
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-endpoint", collector.URL, "-write-key", "key"}, noenv, &logs, func(a string) { addr <- a })
 	}()
@@ -69,7 +50,7 @@ func TestRunShutdownDeliversQueuedEvents(t *testing.T) {
 func TestRunSignal(t *testing.T) {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	go func() {
 		done <- run(t.Context(), []string{"-addr", "127.0.0.1:0"}, noenv, &logs, func(a string) { addr <- a })
 	}()
@@ -91,7 +72,7 @@ func TestRunBadFlags(t *testing.T) {
 		{"-addr", "127.0.0.1:0", "-public-url", "ftp://shop.example"},
 		{"-nope"},
 	} {
-		var logs syncBuffer
+		var logs syncbuf.Buffer
 		assert.Error(t, run(t.Context(), args, noenv, &logs, nil), "%v", args)
 	}
 }

@@ -91,20 +91,38 @@ func BenchmarkAppend(b *testing.B) {
 	b.SetBytes(int64(len(benchData)))
 	b.ReportAllocs()
 	defer cpuPerOp(b)()
-	seqs := make([]uint64, 0, 100)
+	a := newAcker(l)
 	for b.Loop() {
-		seq, err := l.Append(benchData)
-		if err != nil {
+		if err := a.accept(); err != nil {
 			b.Fatal(err)
 		}
-		seqs = append(seqs, seq)
-		if len(seqs) == 100 {
-			if err := l.Ack(seqs...); err != nil {
-				b.Fatal(err)
-			}
-			seqs = seqs[:0]
-		}
 	}
+}
+
+// acker appends benchData to a Log and acknowledges its records in
+// batches of 100, as the client does per delivered batch (so the journal
+// never fills).
+type acker struct {
+	l    *Log
+	seqs []uint64
+}
+
+func newAcker(l *Log) *acker { return &acker{l: l, seqs: make([]uint64, 0, 100)} }
+
+// accept appends one record; the hundredth acknowledges the batch.
+func (a *acker) accept() error {
+	seq, err := a.l.Append(benchData)
+	if err != nil {
+		return err
+	}
+	a.seqs = append(a.seqs, seq)
+	if len(a.seqs) == 100 {
+		if err := a.l.Ack(a.seqs...); err != nil {
+			return err
+		}
+		a.seqs = a.seqs[:0]
+	}
+	return nil
 }
 
 // syncEvery calls l.Sync every 10 ms until the returned func is called,
@@ -144,20 +162,11 @@ func BenchmarkAppendParallel(b *testing.B) {
 	b.ReportAllocs()
 	defer cpuPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
-		seqs := make([]uint64, 0, 100)
+		a := newAcker(l)
 		for pb.Next() {
-			seq, err := l.Append(benchData)
-			if err != nil {
+			if err := a.accept(); err != nil {
 				b.Error(err)
 				return
-			}
-			seqs = append(seqs, seq)
-			if len(seqs) == 100 {
-				if err := l.Ack(seqs...); err != nil {
-					b.Error(err)
-					return
-				}
-				seqs = seqs[:0]
 			}
 		}
 	})
@@ -228,19 +237,11 @@ func BenchmarkAppendLatency(b *testing.B) {
 	l, _ := open(&testing.T{}, b.TempDir(), Options{MaxBytes: 64 << 20})
 	defer syncEvery(b, l)()
 	lat := make([]time.Duration, 0, b.N)
-	seqs := make([]uint64, 0, 100)
+	a := newAcker(l)
 	for b.Loop() {
 		t0 := time.Now()
-		seq, err := l.Append(benchData)
-		if err != nil {
+		if err := a.accept(); err != nil {
 			b.Fatal(err)
-		}
-		seqs = append(seqs, seq)
-		if len(seqs) == 100 {
-			if err := l.Ack(seqs...); err != nil {
-				b.Fatal(err)
-			}
-			seqs = seqs[:0]
 		}
 		lat = append(lat, time.Since(t0))
 	}

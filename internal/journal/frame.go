@@ -146,22 +146,3 @@ func classify(b []byte, s, end int, atTail bool) damage {
 	}
 	return d
 }
-
-// messageIDs returns the values of every "messageId" JSON string in b.
-func messageIDs(b []byte) []string {
-	const key = `"messageId":"`
-	var ids []string
-	for {
-		i := bytes.Index(b, []byte(key))
-		if i < 0 {
-			return ids
-		}
-		b = b[i+len(key):]
-		j := bytes.IndexByte(b, '"')
-		if j < 0 {
-			return ids
-		}
-		ids = append(ids, string(b[:j]))
-		b = b[j:]
-	}
-}

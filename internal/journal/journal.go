@@ -54,6 +54,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tracklane/analytics/internal/msgids"
 )
 
 // Errors. Every error the journal returns names the file it concerns.
@@ -385,7 +387,7 @@ func (f *lossFinder) report(next uint64, known bool) {
 	}
 	var ids []string
 	for _, d := range pending {
-		ids = append(ids, messageIDs(f.b[d.off:d.off+d.n])...)
+		ids = append(ids, msgids.Scan(f.b[d.off:d.off+d.n])...)
 	}
 	if known && next > f.prev && next-f.prev-1 <= uint64(end-off)/headerSize+1 { //nolint:gosec // G115: end >= off
 		var missing []uint64
@@ -402,7 +404,7 @@ func (f *lossFinder) report(next uint64, known bool) {
 			loss := Loss{File: f.path, Offset: off, Len: int(end - off), Seq: s}
 			if perPiece {
 				loss.Offset, loss.Len = int64(pending[i].off), pending[i].n
-				if mids := messageIDs(f.b[pending[i].off : pending[i].off+pending[i].n]); len(mids) == 1 {
+				if mids := msgids.Scan(f.b[pending[i].off : pending[i].off+pending[i].n]); len(mids) == 1 {
 					loss.MessageID = mids[0]
 				}
 			} else if len(ids) == len(missing) {
@@ -422,7 +424,7 @@ func (f *lossFinder) report(next uint64, known bool) {
 			err = fmt.Errorf("%w: %s offset %d: the last %d bytes are an incomplete record", ErrTorn, f.path, d.off, d.n)
 		}
 		loss := Loss{File: f.path, Offset: int64(d.off), Len: d.n, Err: err}
-		mids := messageIDs(f.b[d.off : d.off+d.n])
+		mids := msgids.Scan(f.b[d.off : d.off+d.n])
 		if len(mids) == 0 {
 			f.rep.Lost = append(f.rep.Lost, loss)
 		}

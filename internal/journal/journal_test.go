@@ -36,6 +36,28 @@ func replayIDs(t *testing.T, rep Replay) []int {
 	return ids
 }
 
+// appendN appends payload(0) to payload(n-1) and returns their sequence
+// numbers.
+func appendN(t *testing.T, l *Log, n int) []uint64 {
+	t.Helper()
+	seqs := make([]uint64, 0, n)
+	for i := range n {
+		seq, err := l.Append(payload(i))
+		require.NoError(t, err)
+		seqs = append(seqs, seq)
+	}
+	return seqs
+}
+
+// replays opens dir again and checks that it replays the records of
+// payloads want, in order; then it closes the journal.
+func replays(t *testing.T, dir string, want []int, msgAndArgs ...any) {
+	t.Helper()
+	l, rep := open(t, dir, Options{})
+	assert.Equal(t, want, replayIDs(t, rep), msgAndArgs...)
+	require.NoError(t, l.Close())
+}
+
 func seqRange(from, to int) []int {
 	var s []int
 	for i := from; i < to; i++ {
@@ -172,12 +194,7 @@ func segFiles(t *testing.T, dir, suffix string) []string {
 func TestStaleAckFileCannotSkipANewRecord(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := open(t, dir, Options{})
-	var seqs []uint64
-	for i := range 100 {
-		seq, err := l.Append(payload(i))
-		require.NoError(t, err)
-		seqs = append(seqs, seq)
-	}
+	seqs := appendN(t, l, 100)
 	require.NoError(t, l.Ack(seqs...)) // the active segment: acks are written
 	require.NoError(t, l.Sync())
 	logs, acks := segFiles(t, dir, ".log"), segFiles(t, dir, ".ack")
@@ -211,12 +228,7 @@ func TestStaleAckFileCannotSkipANewRecord(t *testing.T) {
 func TestAckFileUnderAReusedNameSkipsNothing(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := open(t, dir, Options{})
-	var old []uint64
-	for i := range 10 {
-		seq, err := l.Append(payload(i))
-		require.NoError(t, err)
-		old = append(old, seq)
-	}
+	old := appendN(t, l, 10)
 	require.NoError(t, l.Ack(old...))
 	require.NoError(t, l.Close())
 	assert.Empty(t, segFiles(t, dir, ".ack"), "closed with everything acknowledged: nothing left")
@@ -238,9 +250,7 @@ func TestAckFileUnderAReusedNameSkipsNothing(t *testing.T) {
 		body = appendUint64(body, uint64(i))
 	}
 	require.NoError(t, os.WriteFile(strings.TrimSuffix(logs[0], ".log")+".ack", appendFrame(nil, kindAck, 0, body), 0o600))
-	l, rep := open(t, dir, Options{})
-	assert.Equal(t, seqRange(10, 20), replayIDs(t, rep))
-	require.NoError(t, l.Close())
+	replays(t, dir, seqRange(10, 20))
 }
 
 // Sequence numbers keep growing even when every file was removed.
@@ -373,12 +383,7 @@ func TestCorruptionAcrossRecordsReportsEach(t *testing.T) {
 func TestCorruptAcknowledgedRecordIsNotALoss(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := open(t, dir, Options{})
-	var seqs []uint64
-	for i := range 10 {
-		seq, err := l.Append(payload(i))
-		require.NoError(t, err)
-		seqs = append(seqs, seq)
-	}
+	seqs := appendN(t, l, 10)
 	require.NoError(t, l.Ack(seqs[3]))
 	crash(t, l)
 	path := segFiles(t, dir, ".log")[0]
@@ -537,12 +542,7 @@ func TestErrorsAreReported(t *testing.T) {
 	fsys := newMemFS()
 	l, _, err := Open(testDir, Options{MaxBytes: MinBytes, SegmentBytes: 200, FS: fsys})
 	require.NoError(t, err)
-	var seqs []uint64
-	for i := range 10 {
-		seq, err := l.Append(payload(i))
-		require.NoError(t, err)
-		seqs = append(seqs, seq)
-	}
+	seqs := appendN(t, l, 10)
 	fsys.fail = func(op, _ string) error {
 		if op == "fsync" || op == "remove" {
 			return syscall.EIO

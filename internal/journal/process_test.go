@@ -71,9 +71,7 @@ func TestSecondProcessIsRefused(t *testing.T) {
 
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
-	l, rep := open(t, dir, Options{})
-	assert.Equal(t, []int{1}, replayIDs(t, rep), "the holder's record is there")
-	require.NoError(t, l.Close())
+	replays(t, dir, []int{1}, "the holder's record is there")
 }
 
 func TestSecondOpenInTheSameProcessIsRefused(t *testing.T) {
@@ -124,9 +122,7 @@ func TestUnreadableFile(t *testing.T) {
 			require.ErrorIs(t, err, os.ErrPermission)
 			assert.Contains(t, err.Error(), path)
 			require.NoError(t, os.Chmod(path, 0o600))
-			l, rep := open(t, dir, Options{})
-			assert.Equal(t, []int{2}, replayIDs(t, rep), "data left on disk")
-			require.NoError(t, l.Close())
+			replays(t, dir, []int{2}, "data left on disk")
 		})
 	}
 }
@@ -147,9 +143,7 @@ func TestDirectoryWhereASegmentShouldBe(t *testing.T) {
 	assert.Contains(t, err.Error(), bogus)
 	require.NoError(t, os.Remove(bogus))
 	assert.Equal(t, logs, segFiles(t, dir, ".log"))
-	l, rep := open(t, dir, Options{})
-	assert.Equal(t, []int{1}, replayIDs(t, rep))
-	require.NoError(t, l.Close())
+	replays(t, dir, []int{1})
 }
 
 // A directory where the journal's directory should be, and a file there.

@@ -205,6 +205,23 @@ func appendFile(path, text string) error {
 	return errors.Join(err, f.Close())
 }
 
+// StartOrSkip is Start for a TestMain. When PostgreSQL is not available
+// it returns a nil Cluster and the message the tests skip with (see
+// SkipOrFail) or, with CI=true, prints that message and exits with 1: CI
+// must run the PostgreSQL tests.
+func StartOrSkip() (*Cluster, string) {
+	c, err := Start()
+	if err == nil {
+		return c, ""
+	}
+	fail, msg := SkipOrFail(err)
+	if fail {
+		fmt.Fprintln(os.Stderr, "CI=true: "+msg)
+		os.Exit(1)
+	}
+	return nil, msg
+}
+
 // SkipOrFail is what a TestMain does when Start failed: with CI=true the
 // run must fail, else the tests skip with HowTo.
 func SkipOrFail(err error) (fail bool, msg string) {

@@ -277,11 +277,7 @@ func TestRelayKilledMidBatch(t *testing.T) {
 	good.before.Store(&hook)
 	killed := time.Now()
 
-	b, err := pgxoutbox.NewRelay(o, e.pool, outbox.WithPollInterval(50*time.Millisecond), outbox.WithLease(lease))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, b)
+	e.pgxRelay(t, o, outbox.WithPollInterval(50*time.Millisecond), outbox.WithLease(lease))
 	waitUntil(t, 20*time.Second, "the other relay to deliver every row", func() bool { u, _ := good.stats(); return u == len(ids) }, good)
 	if took := time.Since(killed); took > lease+5*time.Second {
 		t.Errorf("took %v after the kill, lease %v", took, lease)
@@ -316,11 +312,7 @@ func TestRelayKilledAfterDeliveryBeforeAck(t *testing.T) {
 	waitUntil(t, 20*time.Second, "the first delivery", func() bool { u, _ := first.stats(); return u > 0 }, first)
 	a.wait(t)
 
-	b, err := pgxoutbox.NewRelay(o, e.pool, outbox.WithPollInterval(50*time.Millisecond), outbox.WithLease(lease))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, b)
+	e.pgxRelay(t, o, outbox.WithPollInterval(50*time.Millisecond), outbox.WithLease(lease))
 	waitUntil(t, 20*time.Second, "every row", func() bool { u, _ := good.stats(); return u == len(ids) }, good)
 	first.mu.Lock()
 	good.mu.Lock()

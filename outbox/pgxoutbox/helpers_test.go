@@ -1,7 +1,6 @@
 package pgxoutbox_test
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -20,7 +19,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver "pgx"
 	"github.com/tracklane/analytics"
+	"github.com/tracklane/analytics/internal/msgids"
 	"github.com/tracklane/analytics/outbox"
+	"github.com/tracklane/analytics/outbox/pgxoutbox"
 )
 
 const testDB = "outbox_test"
@@ -199,7 +200,7 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad body", http.StatusBadRequest)
 			return
 		}
-		ids = scanIDs(data)
+		ids = msgids.Scan(data)
 		req.Batch = make([]json.RawMessage, len(ids))
 	} else if err := json.NewDecoder(body).Decode(&req); err != nil {
 		http.Error(w, "bad json", http.StatusBadRequest)
@@ -342,6 +343,30 @@ func start(t testing.TB, r relay) <-chan error {
 	return done
 }
 
+// pgxRelay is a relay of o on e's pool (pgxoutbox.NewRelay), running
+// until the end of the test.
+func (e *env) pgxRelay(t testing.TB, o *outbox.Outbox, opts ...outbox.RelayOption) *pgxoutbox.Relay {
+	t.Helper()
+	r, err := pgxoutbox.NewRelay(o, e.pool, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, r)
+	return r
+}
+
+// sqlRelay is a relay of o on e's database/sql pool (Outbox.NewRelay),
+// running until the end of the test.
+func (e *env) sqlRelay(t testing.TB, o *outbox.Outbox, opts ...outbox.RelayOption) *outbox.Relay {
+	t.Helper()
+	r, err := o.NewRelay(e.db, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, r)
+	return r
+}
+
 // order is a checkout's Order Completed for order id.
 func order(id string) analytics.Track {
 	ev := analytics.OrderCompleted(analytics.Order{OrderID: id, Total: 27.5, Revenue: 22.5, Currency: "USD",
@@ -383,23 +408,4 @@ func (s *sink) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.got, s.raw, s.requests, s.unique, s.dups = map[string]int{}, map[string]json.RawMessage{}, 0, 0, 0
-}
-
-// scanIDs returns the value of every "messageId" key in a batch body.
-func scanIDs(body []byte) []string {
-	key := []byte(`"messageId":"`)
-	var ids []string
-	for {
-		i := bytes.Index(body, key)
-		if i < 0 {
-			return ids
-		}
-		body = body[i+len(key):]
-		j := bytes.IndexByte(body, '"')
-		if j < 0 {
-			return ids
-		}
-		ids = append(ids, string(body[:j]))
-		body = body[j:]
-	}
 }

@@ -20,16 +20,7 @@ func TestMain(m *testing.M) {
 	if role := os.Getenv(childEnv); role != "" {
 		os.Exit(runChild(role)) // a re-executed test binary: an app or a relay process
 	}
-	c, err := pgtest.Start()
-	if err != nil {
-		fail, msg := pgtest.SkipOrFail(err)
-		if fail {
-			fmt.Fprintln(os.Stderr, "CI=true: "+msg)
-			os.Exit(1)
-		}
-		skipReason = msg
-	}
-	cluster = c
+	cluster, skipReason = pgtest.StartOrSkip()
 	code := m.Run()
 	if cluster != nil {
 		if err := cluster.Close(); err != nil {

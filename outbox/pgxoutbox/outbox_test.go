@@ -25,11 +25,7 @@ func TestCommittedEventDeliveredOnNotify(t *testing.T) {
 	s := newSink(t)
 	c := newClient(t, s.URL())
 	o := e.outbox(t, c)
-	r, err := pgxoutbox.NewRelay(o, e.pool, outbox.WithPollInterval(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, r)
+	r := e.pgxRelay(t, o, outbox.WithPollInterval(time.Hour))
 	// The listener's first wake-up finds nothing; wait for it to have
 	// happened (a claim of an empty table) before committing.
 	waitUntil(t, 10*time.Second, "the relay to look at the table once", func() bool { return !r.Stats().LagAt.IsZero() }, nil)
@@ -86,11 +82,7 @@ func TestPollingFallback(t *testing.T) {
 	e := newEnv(t)
 	s := newSink(t)
 	o := e.outbox(t, newClient(t, s.URL()), outbox.WithNotify(false))
-	r, err := o.NewRelay(e.db, outbox.WithPollInterval(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, r)
+	e.sqlRelay(t, o, outbox.WithPollInterval(20*time.Millisecond))
 	var ids []string
 	for i := range 5 {
 		id, err := checkout(t.Context(), e.db, o, e.table, fmt.Sprint(i), true)
@@ -112,11 +104,7 @@ func TestRollbackNeverSent(t *testing.T) {
 	e := newEnv(t)
 	s := newSink(t)
 	o := e.outbox(t, newClient(t, s.URL()))
-	r, err := pgxoutbox.NewRelay(o, e.pool, outbox.WithPollInterval(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, r)
+	r := e.pgxRelay(t, o, outbox.WithPollInterval(20*time.Millisecond))
 	rolledBack, err := checkout(t.Context(), e.db, o, e.table, "rb", false)
 	if err == nil || rolledBack == "" {
 		t.Fatalf("checkout without commit: %q, %v", rolledBack, err)
@@ -278,11 +266,7 @@ func TestSchemaQualifiedTable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := pgxoutbox.NewRelay(o, e.pool, outbox.WithPollInterval(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, r)
+	r := e.pgxRelay(t, o, outbox.WithPollInterval(time.Hour))
 	waitUntil(t, 10*time.Second, "the relay to start", func() bool { return !r.Stats().LagAt.IsZero() }, nil)
 	tx, err := e.db.BeginTx(t.Context(), nil)
 	if err != nil {

@@ -254,11 +254,7 @@ func TestMaxAttemptsDeadLetters(t *testing.T) {
 	s.status.Store(500)
 	o := e.outbox(t, newClient(t, s.URL(), analytics.WithRetry(1, time.Second)))
 	insertRows(t, e, o, "max-", 3)
-	r, err := o.NewRelay(e.db, outbox.WithPollInterval(20*time.Millisecond), outbox.WithRetryDelay(10*time.Millisecond, 10*time.Millisecond), outbox.WithMaxAttempts(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, r)
+	e.sqlRelay(t, o, outbox.WithPollInterval(20*time.Millisecond), outbox.WithRetryDelay(10*time.Millisecond, 10*time.Millisecond), outbox.WithMaxAttempts(2))
 	waitUntil(t, 20*time.Second, "dead letters", func() bool { return e.count(t, "SELECT count(*) FROM {t}_dead") == 3 }, nil)
 	if n := e.count(t, "SELECT count(*) FROM {t}_dead WHERE attempts = 2 AND reason LIKE 'not delivered after 2 relay attempts: %retries exhausted%'"); n != 3 {
 		t.Errorf("%d dead letters with the expected reason", n)
@@ -427,11 +423,7 @@ func TestDocumentedReplay(t *testing.T) {
 	s.mu.Lock()
 	s.poison[ids[0]] = true
 	s.mu.Unlock()
-	r, err := o.NewRelay(e.db, outbox.WithPollInterval(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, r)
+	e.sqlRelay(t, o, outbox.WithPollInterval(20*time.Millisecond))
 	waitUntil(t, 10*time.Second, "the dead letter", func() bool { return e.count(t, "SELECT count(*) FROM {t}_dead") == 1 }, nil)
 	s.mu.Lock()
 	s.poison[ids[0]] = false
@@ -460,17 +452,9 @@ func TestLeaseRenewedWhileInFlight(t *testing.T) {
 	oa := e.outbox(t, newClient(t, slow.URL()))
 	ob := e.outbox(t, newClient(t, other.URL()))
 	ids := insertRows(t, e, oa, "renew-", 20)
-	a, err := oa.NewRelay(e.db, outbox.WithLease(lease), outbox.WithRelayID("holder"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, a)
+	e.sqlRelay(t, oa, outbox.WithLease(lease), outbox.WithRelayID("holder"))
 	waitUntil(t, 10*time.Second, "the rows in flight", func() bool { return slow.requestCount() > 0 }, slow)
-	b, err := ob.NewRelay(e.db, outbox.WithLease(lease), outbox.WithPollInterval(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, b)
+	b := e.sqlRelay(t, ob, outbox.WithLease(lease), outbox.WithPollInterval(20*time.Millisecond))
 	// Three leases long: without renewal the rows would have passed to b.
 	deadline := time.Now().Add(3 * lease)
 	waitUntil(t, 10*time.Second, "three leases", func() bool { return time.Now().After(deadline) }, nil)
@@ -497,18 +481,10 @@ func TestClientQueueFullGivesRowsBack(t *testing.T) {
 	c := newClient(t, hung.URL(), analytics.WithMaxQueue(5, 1<<20), analytics.WithBatchSize(5))
 	o := e.outbox(t, c)
 	ids := insertRows(t, e, o, "full-", 20)
-	a, err := o.NewRelay(e.db, outbox.WithLease(lease), outbox.WithRelayID("holder"), outbox.WithPollInterval(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, a)
+	a := e.sqlRelay(t, o, outbox.WithLease(lease), outbox.WithRelayID("holder"), outbox.WithPollInterval(50*time.Millisecond))
 	waitUntil(t, 10*time.Second, "rows given back", func() bool { return a.Stats().Released >= 15 }, nil)
 	ob := e.outbox(t, newClient(t, good.URL()))
-	b, err := ob.NewRelay(e.db, outbox.WithLease(lease), outbox.WithPollInterval(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	start(t, b)
+	e.sqlRelay(t, ob, outbox.WithLease(lease), outbox.WithPollInterval(50*time.Millisecond))
 	waitUntil(t, 20*time.Second, "the other relay to deliver the rows given back", func() bool { u, _ := good.stats(); return u == 15 }, good)
 	if n := e.count(t, "SELECT count(*) FROM {t} WHERE claimed_by = 'holder' AND claimed_until > now()"); n != 5 {
 		t.Errorf("%d rows leased to the full relay, want the 5 its client holds", n)
