@@ -505,10 +505,10 @@ const (
 // only the fields the event's table lists. resolve takes the offsets and
 // kinds from reflect, and TestMemberOffsets checks each one.
 type member struct {
-	qk    string   // the key quoted with its colon: `"product_id":`
-	off   uintptr  // of the value in the input
-	zoff  uintptr  // kMoney: of the SendZero field, or of the Product (price)
-	elems []member // kProducts: the members of each product
+	qk    jsonw.Key // the key, for the writer
+	off   uintptr   // of the value in the input
+	zoff  uintptr   // kMoney: of the SendZero field, or of the Product (price)
+	elems []member  // kProducts: the members of each product
 	key   ecomspec.Key
 	kind  kind
 	zero  ZeroFields // kMoney: the SendZero bit; 0: a price, sent when the product is identified
@@ -575,7 +575,7 @@ func resolveAll(t reflect.Type, fs []field, docs *[]fieldDoc) []member {
 // panics at init: the package's every test fails.
 func resolve(t reflect.Type, f field) member {
 	name, _, query := strings.Cut(f.doc, "|") // "Search.Query|Search.QueryObject"
-	m := member{qk: f.key.Quoted(), key: f.key}
+	m := member{qk: jsonw.NewKey(f.key.Name()), key: f.key}
 	if typ, fname, nested := strings.Cut(name, "."); nested && t.Name() != typ {
 		in, ok := fieldOfType(t, typ)
 		if !ok {
@@ -689,23 +689,23 @@ func writeFields(w *jsonw.Writer, ms []member, v unsafe.Pointer) {
 		switch m.kind {
 		case kString:
 			if s := *(*string)(p); s != "" {
-				w.StringMember(m.qk, s)
+				w.StringKey(&m.qk, s)
 			}
 		case kMoney:
 			switch n := *(*float64)(p); {
 			case n > 0 && n <= math.MaxFloat64:
-				w.FloatMember(m.qk, n)
+				w.FloatKey(&m.qk, n)
 			case math.IsNaN(n) || math.IsInf(n, 0):
 				fail(w, m.key, "number is "+strconv.FormatFloat(n, 'g', -1, 64))
 			case n < 0:
 				fail(w, m.key, "negative "+m.key.Name()+" "+strconv.FormatFloat(n, 'g', -1, 64))
 			case m.zeroSent(v):
-				w.FloatMember(m.qk, 0) // -0 too
+				w.FloatKey(&m.qk, 0) // -0 too
 			}
 		case kCount:
 			switch n := *(*int)(p); {
 			case n > 0:
-				w.IntMember(m.qk, int64(n))
+				w.IntKey(&m.qk, int64(n))
 			case n < 0:
 				fail(w, m.key, "negative "+m.key.Name()+" "+strconv.Itoa(n))
 			}

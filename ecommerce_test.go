@@ -615,7 +615,7 @@ func checkMembers[T any](t *testing.T, s *shape[T]) {
 		doc := s.docs[i].doc
 		in, f := fieldByDoc(t, reflect.ValueOf(&v).Elem(), doc)
 		p := unsafe.Add(base, m.off)
-		assert.Equal(t, m.key.Quoted(), m.qk, doc)
+		assert.Equal(t, ","+m.key.Quoted(), m.qk.String(), doc)
 		switch m.kind {
 		case kString, kCurrency:
 			f.SetString(doc)
