@@ -710,7 +710,7 @@ func writeFields(w *jsonw.Writer, ms []member, v unsafe.Pointer) {
 				fail(w, m.key, "negative "+m.key.Name()+" "+strconv.Itoa(n))
 			}
 		case kCurrency:
-			writeCurrency(w, *(*string)(p))
+			writeCurrency(w, &m.qk, *(*string)(p))
 		case kProducts:
 			writeProducts(w, *(*[]Product)(p), m.elems)
 		case kTypeValues:
@@ -780,15 +780,16 @@ func fail(w *jsonw.Writer, k ecomspec.Key, reason string) {
 
 // writeCurrency writes "currency" upper-cased unless c is empty; a code
 // that is not three ASCII letters fails w.
-func writeCurrency(w *jsonw.Writer, c string) {
+func writeCurrency(w *jsonw.Writer, k *jsonw.Key, c string) {
 	switch {
 	case c == "":
 	case !isCurrency(c):
 		fail(w, ecomspec.Currency, "currency "+strconv.Quote(c)+" is not a 3-letter ISO 4217 code")
+	case asciiUpper(c[0]) == c[0] && asciiUpper(c[1]) == c[1] && asciiUpper(c[2]) == c[2]:
+		w.StringKey(k, c)
 	default:
-		q := [5]byte{'"', asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2]), '"'}
-		w.Field("currency")
-		w.Raw(q[:])
+		q := [3]byte{asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2])}
+		w.StringKey(k, string(q[:]))
 	}
 }
 

@@ -314,9 +314,13 @@ func (w *Writer) FloatKey(k *Key, f float64) {
 
 // IntKey is IntMember for a Key.
 func (w *Writer) IntKey(k *Key, i int64) {
-	w.Buf = w.Buf[:w.key(k, 20)-1]
-	w.comma = false
-	w.IntMember("", i)
+	b := w.Buf[:w.key(k, 20)-1]
+	if i >= 0 {
+		w.Buf = appendUint(b, uint64(i))
+	} else {
+		w.Buf = strconv.AppendInt(b, i, 10)
+	}
+	w.comma = true
 }
 
 // FloatMember writes "key":f (qk as for StringMember); NaN and ±Inf are errors.
@@ -492,6 +496,19 @@ func AppendTime(b []byte, t time.Time) []byte {
 		d[ms/100], d[ms/10%10], d[ms%10], 'Z')
 }
 
+// appendUint appends u in decimal, below 1000 without strconv.
+func appendUint(b []byte, u uint64) []byte {
+	switch {
+	case u < 10:
+		return append(b, byte('0'+u))
+	case u < 100:
+		return append(b, byte('0'+u/10), byte('0'+u%10))
+	case u < 1000:
+		return append(b, byte('0'+u/100), byte('0'+u/10%10), byte('0'+u%10))
+	}
+	return strconv.AppendUint(b, u, 10)
+}
+
 // AppendFloat appends f formatted exactly as encoding/json formats a float64.
 func AppendFloat(b []byte, f float64) []byte {
 	abs := math.Abs(f)
@@ -505,7 +522,7 @@ func AppendFloat(b []byte, f float64) []byte {
 				b = append(b, '-')
 				ci = -ci
 			}
-			b = strconv.AppendInt(b, ci/100, 10)
+			b = appendUint(b, uint64(ci/100))
 			if frac := ci % 100; frac != 0 {
 				b = append(b, '.', byte('0'+frac/10))
 				if frac%10 != 0 {
