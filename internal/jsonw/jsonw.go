@@ -517,12 +517,12 @@ func AppendFloat(b []byte, f float64) []byte {
 	// 1e13 two such decimals are always different floats).
 	if abs < 1e13 && f != 0 {
 		if c := math.Round(f * 100); c/100 == f {
-			ci := int64(c)
-			if ci < 0 {
+			if c < 0 {
 				b = append(b, '-')
-				ci = -ci
+				c = -c
 			}
-			b = appendUint(b, uint64(ci/100))
+			ci := uint64(c) // below 1e15: exact
+			b = appendUint(b, ci/100)
 			if frac := ci % 100; frac != 0 {
 				b = append(b, '.', byte('0'+frac/10))
 				if frac%10 != 0 {
