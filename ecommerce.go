@@ -686,11 +686,13 @@ func writeFields(w *jsonw.Writer, ms []member, v unsafe.Pointer) {
 	for i := range ms {
 		m := &ms[i]
 		p := unsafe.Add(v, m.off)
-		switch m.kind {
-		case kString:
+		if m.kind == kString { // most members: one test, not the switch's search
 			if s := *(*string)(p); s != "" {
 				w.StringKey(&m.qk, s)
 			}
+			continue
+		}
+		switch m.kind {
 		case kMoney:
 			switch n := *(*float64)(p); {
 			case n > 0 && n <= math.MaxFloat64:
