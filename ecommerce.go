@@ -552,6 +552,8 @@ func only(ms []member, ks ecomspec.Set) []member {
 	return out
 }
 
+// resolveAll resolves fs against t and, when docs is not nil, appends
+// what docs/ecommerce.md shows of each.
 func resolveAll(t reflect.Type, fs []field, docs *[]fieldDoc) []member {
 	ms := make([]member, len(fs))
 	for i, f := range fs {
