@@ -304,13 +304,15 @@ func (w *Writer) escapedKey(at int, k *Key, v string) {
 // FloatKey is FloatMember for a Key.
 func (w *Writer) FloatKey(k *Key, f float64) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		w.FloatMember(k.String()[1:], f) // the error
+		w.badFloatKey(k, f)
 		return
 	}
-	at := w.key(k, 25) - 1
-	w.Buf = AppendFloat(w.Buf[:at], f)
+	w.Buf = AppendFloat(w.Buf[:w.key(k, 25)-1], f)
 	w.comma = true
 }
+
+// badFloatKey is FloatKey's error (the path names the key).
+func (w *Writer) badFloatKey(k *Key, f float64) { w.FloatMember(k.String()[1:], f) }
 
 // IntKey is IntMember for a Key.
 func (w *Writer) IntKey(k *Key, i int64) {
