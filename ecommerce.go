@@ -581,7 +581,7 @@ func resolve(t reflect.Type, f field) member {
 	if typ, fname, nested := strings.Cut(name, "."); nested && t.Name() != typ {
 		in, ok := fieldOfType(t, typ)
 		if !ok {
-			panic("analytics: " + t.Name() + " has no field of type " + typ)
+			panic("analytics: " + t.Name() + " has no single field of type " + typ)
 		}
 		m.off, t, name = in.Offset, in.Type, fname
 	} else if nested {
@@ -621,14 +621,16 @@ func resolve(t reflect.Type, f field) member {
 	return m
 }
 
-// fieldOfType returns t's field of the type named typ.
-func fieldOfType(t reflect.Type, typ string) (reflect.StructField, bool) {
+// fieldOfType returns t's one field of the type named typ (none when
+// there are two: the name would be ambiguous).
+func fieldOfType(t reflect.Type, typ string) (sf reflect.StructField, ok bool) {
+	n := 0
 	for i := range t.NumField() {
-		if sf := t.Field(i); sf.Type.Name() == typ {
-			return sf, true
+		if f := t.Field(i); f.Type.Name() == typ {
+			sf, n = f, n+1
 		}
 	}
-	return reflect.StructField{}, false
+	return sf, n == 1
 }
 
 // props is one event's typed properties: it implements typedProperties.
