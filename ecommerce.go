@@ -2,11 +2,14 @@ package analytics
 
 import (
 	"fmt"
-	"github.com/tracklane/analytics/internal/ecomspec"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
+	"unsafe"
 
+	"github.com/tracklane/analytics/internal/ecomspec"
 	"github.com/tracklane/analytics/internal/jsonw"
 )
 
@@ -406,224 +409,228 @@ type cartProps struct {
 	share Share
 }
 
-var productFields = []field[Product]{
-	str(ecomspec.ProductID, "Product.ProductID", func(p *Product) string { return p.ProductID }),
-	str(ecomspec.SKU, "Product.SKU", func(p *Product) string { return p.SKU }),
-	str(ecomspec.Category, "Product.Category", func(p *Product) string { return p.Category }),
-	str(ecomspec.Name, "Product.Name", func(p *Product) string { return p.Name }),
-	str(ecomspec.Brand, "Product.Brand", func(p *Product) string { return p.Brand }),
-	str(ecomspec.Variant, "Product.Variant", func(p *Product) string { return p.Variant }),
-	money(ecomspec.Price, "Product.Price", func(p *Product) float64 { return p.Price }, (*Product).identified),
-	count(ecomspec.Quantity, "Product.Quantity", func(p *Product) int { return p.Quantity }),
-	str(ecomspec.Coupon, "Product.Coupon", func(p *Product) string { return p.Coupon }),
-	count(ecomspec.Position, "Product.Position", func(p *Product) int { return p.Position }),
-	str(ecomspec.URL, "Product.URL", func(p *Product) string { return p.URL }),
-	str(ecomspec.ImageURL, "Product.ImageURL", func(p *Product) string { return p.ImageURL }),
+// The tables. A field names its Go field as docs/ecommerce.md shows it:
+// "Product.ProductID" is field ProductID of the input's Product (the input
+// itself, or its one field of type Product), "cartID" a field of the input.
+// The Go type says how the value is written (see member).
+var productFields = []field{
+	{ecomspec.ProductID, "Product.ProductID"}, {ecomspec.SKU, "Product.SKU"},
+	{ecomspec.Category, "Product.Category"}, {ecomspec.Name, "Product.Name"}, {ecomspec.Brand, "Product.Brand"},
+	{ecomspec.Variant, "Product.Variant"}, {ecomspec.Price, "Product.Price"},
+	{ecomspec.Quantity, "Product.Quantity"}, {ecomspec.Coupon, "Product.Coupon"},
+	{ecomspec.Position, "Product.Position"}, {ecomspec.URL, "Product.URL"}, {ecomspec.ImageURL, "Product.ImageURL"},
 }
 
-var shareFields = []field[Share]{
-	str(ecomspec.ShareVia, "Share.Via", func(s *Share) string { return s.Via }),
-	str(ecomspec.ShareMessage, "Share.Message", func(s *Share) string { return s.Message }),
-	str(ecomspec.Recipient, "Share.Recipient", func(s *Share) string { return s.Recipient }),
+var shareFields = []field{
+	{ecomspec.ShareVia, "Share.Via"}, {ecomspec.ShareMessage, "Share.Message"}, {ecomspec.Recipient, "Share.Recipient"},
 }
 
-var productShape = &shape[productProps]{
-	check: func(p *productProps) error {
-		if p.nValue > 1 {
-			return invalidField("value", "more than one ProductValue")
-		}
-		return nil
-	},
-	fields: slices.Concat(
-		lift(shareFields, func(p *productProps) *Share { return &p.share }),
-		[]field[productProps]{
-			str(ecomspec.WishlistID, "Wishlist.WishlistID", func(p *productProps) string { return p.wishlist.WishlistID }),
-			str(ecomspec.WishlistName, "Wishlist.WishlistName", func(p *productProps) string { return p.wishlist.WishlistName }),
-			str(ecomspec.CartID, "cartID", func(p *productProps) string { return p.cartID }),
-		},
-		lift(productFields, func(p *productProps) *Product { return &p.p }),
-		[]field[productProps]{
-			str(ecomspec.Currency, "ProductValue.Currency", func(p *productProps) string { return p.value.Currency }),
-			money(ecomspec.Value, "ProductValue.Value", func(p *productProps) float64 { return p.value.Value },
-				func(p *productProps) bool { return p.value.SendZero&ZeroValue != 0 }),
-		}),
-}
+var productShape = newShape(func(p *productProps) error {
+	if p.nValue > 1 {
+		return invalidField("value", "more than one ProductValue")
+	}
+	return nil
+}, shareFields, []field{
+	{ecomspec.WishlistID, "Wishlist.WishlistID"}, {ecomspec.WishlistName, "Wishlist.WishlistName"},
+	{ecomspec.CartID, "cartID"},
+}, productFields, []field{{ecomspec.Currency, "ProductValue.Currency"}, {ecomspec.Value, "ProductValue.Value"}})
 
-var cartShape = &shape[cartProps]{fields: append(lift(shareFields, func(p *cartProps) *Share { return &p.share }),
-	str(ecomspec.CartID, "Cart.CartID", func(p *cartProps) string { return p.c.CartID }),
-	products("Cart.Products", func(p *cartProps) []Product { return p.c.Products }))}
+var cartShape = newShape[cartProps](nil, shareFields,
+	[]field{{ecomspec.CartID, "Cart.CartID"}, {ecomspec.ProductsKey, "Cart.Products"}})
 
-var orderShape = &shape[Order]{fields: []field[Order]{
-	str(ecomspec.CheckoutID, "Order.CheckoutID", func(o *Order) string { return o.CheckoutID }),
-	str(ecomspec.OrderID, "Order.OrderID", func(o *Order) string { return o.OrderID }),
-	str(ecomspec.Affiliation, "Order.Affiliation", func(o *Order) string { return o.Affiliation }),
-	money(ecomspec.Subtotal, "Order.Subtotal", func(o *Order) float64 { return o.Subtotal }, orderZero(ZeroSubtotal)),
-	money(ecomspec.Total, "Order.Total", func(o *Order) float64 { return o.Total }, orderZero(ZeroTotal)),
-	money(ecomspec.Value, "Order.Value", func(o *Order) float64 { return o.Value }, orderZero(ZeroValue)),
-	money(ecomspec.Revenue, "Order.Revenue", func(o *Order) float64 { return o.Revenue }, orderZero(ZeroRevenue)),
-	money(ecomspec.Shipping, "Order.Shipping", func(o *Order) float64 { return o.Shipping }, orderZero(ZeroShipping)),
-	money(ecomspec.Tax, "Order.Tax", func(o *Order) float64 { return o.Tax }, orderZero(ZeroTax)),
-	money(ecomspec.Discount, "Order.Discount", func(o *Order) float64 { return o.Discount }, orderZero(ZeroDiscount)),
-	str(ecomspec.Coupon, "Order.Coupon", func(o *Order) string { return o.Coupon }),
-	str(ecomspec.Currency, "Order.Currency", func(o *Order) string { return o.Currency }),
-	products("Order.Products", func(o *Order) []Product { return o.Products }),
-}}
+var orderShape = newShape[Order](nil, []field{
+	{ecomspec.CheckoutID, "Order.CheckoutID"}, {ecomspec.OrderID, "Order.OrderID"}, {ecomspec.Affiliation, "Order.Affiliation"},
+	{ecomspec.Subtotal, "Order.Subtotal"}, {ecomspec.Total, "Order.Total"}, {ecomspec.Value, "Order.Value"},
+	{ecomspec.Revenue, "Order.Revenue"}, {ecomspec.Shipping, "Order.Shipping"}, {ecomspec.Tax, "Order.Tax"},
+	{ecomspec.Discount, "Order.Discount"}, {ecomspec.Coupon, "Order.Coupon"}, {ecomspec.Currency, "Order.Currency"},
+	{ecomspec.ProductsKey, "Order.Products"}})
 
-func orderZero(z ZeroFields) func(*Order) bool {
-	return func(o *Order) bool { return o.SendZero&z != 0 }
-}
+var stepShape = newShape[CheckoutStep](nil, []field{{ecomspec.CheckoutID, "CheckoutStep.CheckoutID"},
+	{ecomspec.OrderID, "CheckoutStep.OrderID"}, {ecomspec.Step, "CheckoutStep.Step"},
+	{ecomspec.ShippingMethod, "CheckoutStep.ShippingMethod"}, {ecomspec.PaymentMethod, "CheckoutStep.PaymentMethod"}})
 
-var stepShape = &shape[CheckoutStep]{fields: []field[CheckoutStep]{
-	str(ecomspec.CheckoutID, "CheckoutStep.CheckoutID", func(s *CheckoutStep) string { return s.CheckoutID }),
-	str(ecomspec.OrderID, "CheckoutStep.OrderID", func(s *CheckoutStep) string { return s.OrderID }),
-	count(ecomspec.Step, "CheckoutStep.Step", func(s *CheckoutStep) int { return s.Step }),
-	str(ecomspec.ShippingMethod, "CheckoutStep.ShippingMethod", func(s *CheckoutStep) string { return s.ShippingMethod }),
-	str(ecomspec.PaymentMethod, "CheckoutStep.PaymentMethod", func(s *CheckoutStep) string { return s.PaymentMethod }),
-}}
+var couponShape = newShape[Coupon](nil, []field{{ecomspec.OrderID, "Coupon.OrderID"}, {ecomspec.CartID, "Coupon.CartID"},
+	{ecomspec.CouponID, "Coupon.CouponID"}, {ecomspec.CouponName, "Coupon.CouponName"},
+	{ecomspec.Discount, "Coupon.Discount"}, {ecomspec.Reason, "Coupon.Reason"}})
 
-var couponShape = &shape[Coupon]{fields: []field[Coupon]{
-	str(ecomspec.OrderID, "Coupon.OrderID", func(c *Coupon) string { return c.OrderID }),
-	str(ecomspec.CartID, "Coupon.CartID", func(c *Coupon) string { return c.CartID }),
-	str(ecomspec.CouponID, "Coupon.CouponID", func(c *Coupon) string { return c.CouponID }),
-	str(ecomspec.CouponName, "Coupon.CouponName", func(c *Coupon) string { return c.CouponName }),
-	money(ecomspec.Discount, "Coupon.Discount", func(c *Coupon) float64 { return c.Discount },
-		func(c *Coupon) bool { return c.SendZero&ZeroDiscount != 0 }),
-	str(ecomspec.Reason, "Coupon.Reason", func(c *Coupon) string { return c.Reason }),
-}}
+var listShape = newShape[ProductList](nil, []field{{ecomspec.ListID, "ProductList.ListID"},
+	{ecomspec.Category, "ProductList.Category"}, {ecomspec.Filters, "ProductList.Filters"},
+	{ecomspec.Sorts, "ProductList.Sorts"}, {ecomspec.ProductsKey, "ProductList.Products"}})
 
-var listShape = &shape[ProductList]{fields: []field[ProductList]{
-	str(ecomspec.ListID, "ProductList.ListID", func(l *ProductList) string { return l.ListID }),
-	str(ecomspec.Category, "ProductList.Category", func(l *ProductList) string { return l.Category }),
-	typeValues(ecomspec.Filters, "ProductList.Filters", func(l *ProductList) []Filter { return l.Filters },
-		func(f *Filter) (string, string) { return f.Type, f.Value }),
-	typeValues(ecomspec.Sorts, "ProductList.Sorts", func(l *ProductList) []Sort { return l.Sorts },
-		func(s *Sort) (string, string) { return s.Type, s.Value }),
-	products("ProductList.Products", func(l *ProductList) []Product { return l.Products }),
-}}
+var promotionShape = newShape[Promotion](nil, []field{{ecomspec.PromotionID, "Promotion.PromotionID"},
+	{ecomspec.Creative, "Promotion.Creative"}, {ecomspec.Name, "Promotion.Name"},
+	{ecomspec.PromotionPosition, "Promotion.Position"}})
 
-var promotionShape = &shape[Promotion]{fields: []field[Promotion]{
-	str(ecomspec.PromotionID, "Promotion.PromotionID", func(p *Promotion) string { return p.PromotionID }),
-	str(ecomspec.Creative, "Promotion.Creative", func(p *Promotion) string { return p.Creative }),
-	str(ecomspec.Name, "Promotion.Name", func(p *Promotion) string { return p.Name }),
-	str(ecomspec.PromotionPosition, "Promotion.Position", func(p *Promotion) string { return p.Position }),
-}}
+var reviewShape = newShape[Review](nil, []field{{ecomspec.ProductID, "Review.ProductID"},
+	{ecomspec.ReviewID, "Review.ReviewID"}, {ecomspec.ReviewBody, "Review.ReviewBody"}, {ecomspec.Rating, "Review.Rating"}})
 
-var reviewShape = &shape[Review]{fields: []field[Review]{
-	str(ecomspec.ProductID, "Review.ProductID", func(r *Review) string { return r.ProductID }),
-	str(ecomspec.ReviewID, "Review.ReviewID", func(r *Review) string { return r.ReviewID }),
-	str(ecomspec.ReviewBody, "Review.ReviewBody", func(r *Review) string { return r.ReviewBody }),
-	str(ecomspec.Rating, "Review.Rating", func(r *Review) string { return r.Rating }),
-}}
+var searchShape = newShape(func(s *Search) error {
+	if s.Query != "" && s.QueryObject != nil {
+		return invalidField("query", "set Query or QueryObject, not both")
+	}
+	return nil
+}, []field{{ecomspec.Query, "Search.Query|Search.QueryObject"}})
 
-var searchShape = &shape[Search]{
-	check: func(s *Search) error {
-		if s.Query != "" && s.QueryObject != nil {
-			return invalidField("query", "set Query or QueryObject, not both")
-		}
-		return nil
-	},
-	fields: []field[Search]{{key: ecomspec.Query, doc: "Search.Query|Search.QueryObject",
-		enc: func(w *jsonw.Writer, s *Search, _ ecomspec.Event) {
-			if s.QueryObject == nil {
-				optString(w, ecomspec.Query.Quoted(), s.Query)
-				return
-			}
-			w.Field("query")
-			w.Any(s.QueryObject)
-		}}},
-}
+// sendZero is the SendZero bit of each money property but price.
+var sendZero = map[ecomspec.Key]ZeroFields{ecomspec.Subtotal: ZeroSubtotal, ecomspec.Total: ZeroTotal,
+	ecomspec.Revenue: ZeroRevenue, ecomspec.Value: ZeroValue, ecomspec.Shipping: ZeroShipping,
+	ecomspec.Tax: ZeroTax, ecomspec.Discount: ZeroDiscount}
 
 // ---------------------------------------------------------------------------
-// The machinery: a shape is a list of fields; props is one event's value.
+// The machinery: a shape is a list of fields, resolved once (at init) into
+// the members each event writes; props is one event's value.
 
-// field is one property of a shape: its key, the Go field that fills it
-// (for docs/ecommerce.md) and how its value is read. Exactly one of str,
-// num, cnt and enc is set. Values are checked as they are written: an
-// invalid one fails the writer, whose path names it
-// ("properties.products[1].price").
-type field[T any] struct {
-	key  ecomspec.Key
-	doc  string
-	str  func(*T) string  // a string, sent when not empty (currency: upper-cased)
-	num  func(*T) float64 // money, sent when not 0 or when zero reports true
-	zero func(*T) bool
-	cnt  func(*T) int                            // a count, sent when above 0
-	enc  func(*jsonw.Writer, *T, ecomspec.Event) // any other value
+// field is one property of a shape: its key and the Go field that fills it.
+type field struct {
+	key ecomspec.Key
+	doc string
 }
 
-func str[T any](k ecomspec.Key, doc string, get func(*T) string) field[T] {
-	return field[T]{key: k, doc: doc, str: get}
+// kind is how a member's value is written, from its Go type.
+type kind uint8
+
+const (
+	kString     kind = iota + 1 // string: sent when not empty
+	kCurrency                   // string: sent upper-cased when not empty; not 3 ASCII letters: invalid
+	kMoney                      // float64: sent when not 0 or when its 0 is meant (zeroSent)
+	kCount                      // int: sent when above 0; negative: invalid
+	kProducts                   // []Product: sent when not nil, each with the event's product keys
+	kTypeValues                 // a slice of {Type, Value string} (Filter, Sort): sent when not nil
+	kQuery                      // Search: query, a string or an object
+)
+
+// member is a field resolved against its input type for one event: the
+// key, the kind and the offset of the value in the input. The hot path
+// reads the value at that offset (writeFields): no closure per field, and
+// only the fields the event's table lists. resolve takes the offsets and
+// kinds from reflect, and TestMemberOffsets checks each one.
+type member struct {
+	qk    jsonw.Key // the key, for the writer
+	off   uintptr   // of the value in the input
+	zoff  uintptr   // kMoney: of the SendZero field, or of the Product (price)
+	elems []member  // kProducts: the members of each product
+	key   ecomspec.Key
+	kind  kind
+	zero  ZeroFields // kMoney: the SendZero bit; 0: a price, sent when the product is identified
 }
 
-func money[T any](k ecomspec.Key, doc string, get func(*T) float64, zero func(*T) bool) field[T] {
-	return field[T]{key: k, doc: doc, num: get, zero: zero}
+// shape is the fields of one input type, a rule across them (nil: none),
+// and, per event, the members it writes.
+type shape[T any] struct {
+	check  func(*T) error
+	all    []member   // the fields resolved, in order
+	docs   []fieldDoc // and as docs/ecommerce.md shows them
+	events [][]member // by ecomspec.Event: the members of all it writes
 }
 
-func count[T any](k ecomspec.Key, doc string, get func(*T) int) field[T] {
-	return field[T]{key: k, doc: doc, cnt: get}
+// newShape resolves the fields, in order, against T, for every event.
+func newShape[T any](check func(*T) error, fss ...[]field) *shape[T] {
+	s := &shape[T]{check: check}
+	s.all = resolveAll(reflect.TypeFor[T](), slices.Concat(fss...), &s.docs)
+	products := resolveAll(reflect.TypeFor[Product](), productFields, nil)
+	evs := ecomspec.Events()
+	s.events = make([][]member, len(evs)+1)
+	for _, ev := range evs {
+		s.events[ev] = only(s.all, ev.Keys())
+		for i, m := range s.events[ev] {
+			if m.kind == kProducts {
+				s.events[ev][i].elems = only(products, ev.ProductKeys())
+			}
+		}
+	}
+	return s
 }
 
-// lift makes the fields of a U, reached through get, fields of a T.
-func lift[T, U any](fs []field[U], get func(*T) *U) []field[T] {
-	out := make([]field[T], len(fs))
-	for i, f := range fs {
-		out[i] = field[T]{key: f.key, doc: f.doc}
-		switch {
-		case f.str != nil:
-			out[i].str = func(t *T) string { return f.str(get(t)) }
-		case f.num != nil:
-			out[i].num = func(t *T) float64 { return f.num(get(t)) }
-			out[i].zero = func(t *T) bool { return f.zero(get(t)) }
-		case f.cnt != nil:
-			out[i].cnt = func(t *T) int { return f.cnt(get(t)) }
+// only returns the members of ms whose key is in ks (a new slice).
+func only(ms []member, ks ecomspec.Set) []member {
+	var out []member
+	for _, m := range ms {
+		if ks.Has(m.key) {
+			out = append(out, m)
 		}
 	}
 	return out
 }
 
-// products is a "products" array; its elements carry the event's product keys.
-func products[T any](doc string, get func(*T) []Product) field[T] {
-	return field[T]{key: ecomspec.ProductsKey, doc: doc,
-		enc: func(w *jsonw.Writer, t *T, ev ecomspec.Event) {
-			ps := get(t)
-			if ps == nil {
-				return
+// resolveAll resolves fs against t and, when docs is not nil, appends
+// what docs/ecommerce.md shows of each.
+func resolveAll(t reflect.Type, fs []field, docs *[]fieldDoc) []member {
+	ms := make([]member, len(fs))
+	for i, f := range fs {
+		ms[i] = resolve(t, f)
+		if docs != nil {
+			typ := f.key.Type()
+			switch ms[i].kind {
+			case kString, kCurrency:
+				typ = ecomspec.String
+			case kMoney, kCount:
+				typ = ecomspec.Number
 			}
-			w.Field("products")
-			w.ArrayStart()
-			for i := range ps {
-				w.ObjectStart()
-				writeFields(w, productFields, ev.ProductKeys(), ev, &ps[i])
-				w.ObjectEnd()
-			}
-			w.ArrayEnd()
-		}}
+			*docs = append(*docs, fieldDoc{key: f.key, doc: f.doc, typ: typ})
+		}
+	}
+	return ms
 }
 
-// typeValues is an array of {"type", "value"} objects (filters, sorts).
-func typeValues[T, E any](k ecomspec.Key, doc string, get func(*T) []E, tv func(*E) (string, string)) field[T] {
-	return field[T]{key: k, doc: doc, enc: func(w *jsonw.Writer, t *T, _ ecomspec.Event) {
-		es := get(t)
-		if es == nil {
-			return
+// resolve finds the Go field f names in t and the kind its type writes. A
+// table naming no field, or a field of a type the encoder does not write,
+// panics at init: the package's every test fails.
+func resolve(t reflect.Type, f field) member {
+	name, _, query := strings.Cut(f.doc, "|") // "Search.Query|Search.QueryObject"
+	m := member{qk: jsonw.NewKey(f.key.Name()), key: f.key}
+	if typ, fname, nested := strings.Cut(name, "."); nested && t.Name() != typ {
+		in, ok := fieldOfType(t, typ)
+		if !ok {
+			panic("analytics: " + t.Name() + " has no single field of type " + typ)
 		}
-		w.Field(k.Name())
-		w.ArrayStart()
-		for i := range es {
-			typ, value := tv(&es[i])
-			w.ObjectStart()
-			optString(w, `"type":`, typ)
-			optString(w, `"value":`, value)
-			w.ObjectEnd()
+		m.off, t, name = in.Offset, in.Type, fname
+	} else if nested {
+		name = fname
+	}
+	sf, ok := t.FieldByName(name)
+	if !ok {
+		panic("analytics: " + t.Name() + " has no field " + name)
+	}
+	switch typ := sf.Type; {
+	case query && t == reflect.TypeFor[Search]():
+		m.kind = kQuery
+		return m // the offset of the Search
+	case typ == reflect.TypeFor[string]() && f.key == ecomspec.Currency:
+		m.kind = kCurrency
+	case typ == reflect.TypeFor[string]():
+		m.kind = kString
+	case typ == reflect.TypeFor[int]():
+		m.kind = kCount
+	case typ == reflect.TypeFor[[]Product]():
+		m.kind = kProducts
+	case typ.Kind() == reflect.Slice && typ.Elem().ConvertibleTo(reflect.TypeFor[Filter]()):
+		m.kind = kTypeValues // read as a []Filter: the same layout
+	case typ == reflect.TypeFor[float64]():
+		m.kind = kMoney
+		if z, ok := t.FieldByName("SendZero"); ok && z.Type == reflect.TypeFor[ZeroFields]() && sendZero[f.key] != 0 {
+			m.zoff, m.zero = m.off+z.Offset, sendZero[f.key]
+		} else if t != reflect.TypeFor[Product]() {
+			panic("analytics: " + f.doc + " has no SendZero bit")
+		} else {
+			m.zoff = m.off
 		}
-		w.ArrayEnd()
-	}}
+	default:
+		panic("analytics: " + f.doc + " is a " + typ.String() + ", which the encoder does not write")
+	}
+	m.off += sf.Offset
+	return m
 }
 
-// shape is the fields of one input type, and a rule across them (nil: none).
-type shape[T any] struct {
-	fields []field[T]
-	check  func(*T) error
+// fieldOfType returns t's one field of the type named typ (none when
+// there are two: the name would be ambiguous).
+func fieldOfType(t reflect.Type, typ string) (sf reflect.StructField, ok bool) {
+	n := 0
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Type.Name() == typ {
+			sf, n = f, n+1
+		}
+	}
+	return sf, n == 1
 }
 
 // props is one event's typed properties: it implements typedProperties.
@@ -638,7 +645,7 @@ func ecomTrack[T any](ev ecomspec.Event, s *shape[T], v T) Track {
 }
 
 func (p *props[T]) encodeProperties(w *jsonw.Writer) {
-	writeFields(w, p.s.fields, p.ev.Keys(), p.ev, &p.v)
+	writeFields(w, p.s.events[p.ev], unsafe.Pointer(&p.v)) //nolint:gosec // G103: the members were resolved against T (resolve)
 }
 
 // validate checks the rules across fields; each value is checked as it is
@@ -667,47 +674,108 @@ func (p *props[T]) emits(k string) bool {
 
 // orderID returns the order_id of a once-per-order event, "" for the others.
 func (p *props[T]) orderID() string {
-	for _, f := range p.s.fields {
-		if f.key == ecomspec.OrderID && p.ev.OncePerOrder() {
-			return f.str(&p.v)
+	for _, m := range p.s.events[p.ev] {
+		if m.key == ecomspec.OrderID && m.kind == kString && p.ev.OncePerOrder() {
+			return *(*string)(unsafe.Add(unsafe.Pointer(&p.v), m.off)) //nolint:gosec // G103: as in encodeProperties
 		}
 	}
 	return ""
 }
 
-// writeFields writes v's fields that are in ks, in the shape's order. An
-// invalid value (NaN, ±Inf, negative, a malformed currency) fails w.
-func writeFields[T any](w *jsonw.Writer, fs []field[T], ks ecomspec.Set, ev ecomspec.Event, v *T) {
-	for i := range fs {
-		f := &fs[i]
-		if !ks.Has(f.key) {
+// writeFields writes the members ms of the input at v, the value of the
+// type they were resolved against (so each offset holds a value of the
+// member's kind). An invalid value (NaN, ±Inf, negative, a malformed
+// currency) fails w, whose path names it ("properties.products[1].price").
+func writeFields(w *jsonw.Writer, ms []member, v unsafe.Pointer) {
+	for i := range ms {
+		m := &ms[i]
+		p := unsafe.Add(v, m.off)
+		if m.kind == kString { // most members: one test, not the switch's search
+			if s := *(*string)(p); s != "" {
+				w.StringKey(&m.qk, s)
+			}
 			continue
 		}
-		switch {
-		case f.str != nil && f.key == ecomspec.Currency:
-			writeCurrency(w, f.str(v))
-		case f.str != nil:
-			optString(w, f.key.Quoted(), f.str(v))
-		case f.num != nil:
-			switch n := f.num(v); {
+		switch m.kind {
+		case kMoney:
+			switch n := *(*float64)(p); {
+			case n > 0 && n <= math.MaxFloat64:
+				w.FloatKey(&m.qk, n)
 			case math.IsNaN(n) || math.IsInf(n, 0):
-				fail(w, f.key, "number is "+strconv.FormatFloat(n, 'g', -1, 64))
+				fail(w, m.key, "number is "+strconv.FormatFloat(n, 'g', -1, 64))
 			case n < 0:
-				fail(w, f.key, "negative "+f.key.Name()+" "+strconv.FormatFloat(n, 'g', -1, 64))
-			case n != 0 || f.zero(v):
-				w.FloatMember(f.key.Quoted(), n+0) // -0 is sent as 0
+				fail(w, m.key, "negative "+m.key.Name()+" "+strconv.FormatFloat(n, 'g', -1, 64))
+			case m.zeroSent(v):
+				w.FloatKey(&m.qk, 0) // -0 too
 			}
-		case f.cnt != nil:
-			switch n := f.cnt(v); {
+		case kCount:
+			switch n := *(*int)(p); {
 			case n > 0:
-				w.IntMember(f.key.Quoted(), int64(n))
+				w.IntKey(&m.qk, int64(n))
 			case n < 0:
-				fail(w, f.key, "negative "+f.key.Name()+" "+strconv.Itoa(n))
+				fail(w, m.key, "negative "+m.key.Name()+" "+strconv.Itoa(n))
 			}
-		default:
-			f.enc(w, v, ev)
+		case kCurrency:
+			writeCurrency(w, &m.qk, *(*string)(p))
+		case kProducts:
+			writeProducts(w, *(*[]Product)(p), m.elems)
+		case kTypeValues:
+			writeTypeValues(w, m.key, *(*[]Filter)(p))
+		case kQuery:
+			writeQuery(w, (*Search)(p))
 		}
 	}
+}
+
+// zeroSent reports whether a money member's 0 is sent: its bit is in
+// SendZero, or it is the price of an identified product.
+func (m *member) zeroSent(v unsafe.Pointer) bool {
+	z := unsafe.Add(v, m.zoff)
+	if m.zero == 0 {
+		return (*Product)(z).identified()
+	}
+	return *(*ZeroFields)(z)&m.zero != 0
+}
+
+// writeProducts writes a "products" array unless ps is nil.
+func writeProducts(w *jsonw.Writer, ps []Product, ms []member) {
+	if ps == nil {
+		return
+	}
+	w.Field("products")
+	w.ArrayStart()
+	for i := range ps {
+		w.ObjectStart()
+		writeFields(w, ms, unsafe.Pointer(&ps[i])) //nolint:gosec // G103: ms were resolved against Product
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+}
+
+// writeTypeValues writes an array of {"type", "value"} objects (filters, sorts).
+func writeTypeValues(w *jsonw.Writer, k ecomspec.Key, es []Filter) {
+	if es == nil {
+		return
+	}
+	w.Field(k.Name())
+	w.ArrayStart()
+	for _, e := range es {
+		w.ObjectStart()
+		optString(w, `"type":`, e.Type)
+		optString(w, `"value":`, e.Value)
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+}
+
+// writeQuery writes query: s.Query, or s.QueryObject when set.
+func writeQuery(w *jsonw.Writer, s *Search) {
+	if s.QueryObject == nil {
+		optString(w, ecomspec.Query.Quoted(), s.Query)
+		return
+	}
+	w.Field("query")
+	w.Any(s.QueryObject)
 }
 
 // fail records that k's value is invalid, for the reason given.
@@ -718,15 +786,16 @@ func fail(w *jsonw.Writer, k ecomspec.Key, reason string) {
 
 // writeCurrency writes "currency" upper-cased unless c is empty; a code
 // that is not three ASCII letters fails w.
-func writeCurrency(w *jsonw.Writer, c string) {
+func writeCurrency(w *jsonw.Writer, k *jsonw.Key, c string) {
 	switch {
 	case c == "":
 	case !isCurrency(c):
 		fail(w, ecomspec.Currency, "currency "+strconv.Quote(c)+" is not a 3-letter ISO 4217 code")
+	case asciiUpper(c[0]) == c[0] && asciiUpper(c[1]) == c[1] && asciiUpper(c[2]) == c[2]:
+		w.StringKey(k, c)
 	default:
-		q := [5]byte{'"', asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2]), '"'}
-		w.Field("currency")
-		w.Raw(q[:])
+		q := [3]byte{asciiUpper(c[0]), asciiUpper(c[1]), asciiUpper(c[2])}
+		w.StringKey(k, string(q[:]))
 	}
 }
 
@@ -755,16 +824,4 @@ type fieldDoc struct {
 }
 
 // fieldDocs lists the fields of the event's shape, in wire order.
-func (p *props[T]) fieldDocs() (ev ecomspec.Event, fs []fieldDoc) {
-	for _, f := range p.s.fields {
-		d := fieldDoc{key: f.key, doc: f.doc, typ: f.key.Type()}
-		switch {
-		case f.str != nil:
-			d.typ = ecomspec.String
-		case f.num != nil || f.cnt != nil:
-			d.typ = ecomspec.Number
-		}
-		fs = append(fs, d)
-	}
-	return p.ev, fs
-}
+func (p *props[T]) fieldDocs() (ecomspec.Event, []fieldDoc) { return p.ev, p.s.docs }

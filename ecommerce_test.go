@@ -6,8 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -584,4 +587,126 @@ func TestCustomV1AndCamelCaseSpellingsConflict(t *testing.T) {
 	ev.Properties = Properties{"giftWrap": true, "cartId": "c1"} // not in Order Completed's table
 	_, _, err := encodeMessage(ev, testStamp())
 	assert.NoError(t, err, "custom keys outside the table are free")
+}
+
+// TestMemberOffsets checks every member of every shape against the Go
+// field its doc names, reached by reflect: a distinct value set there is
+// the value the member's offset and kind read, a money member's 0 is sent
+// by its own SendZero bit and no other (a price: by the product's
+// identity), and each event writes exactly the members of its table.
+func TestMemberOffsets(t *testing.T) {
+	checkMembers(t, productShape)
+	checkMembers(t, cartShape)
+	checkMembers(t, orderShape)
+	checkMembers(t, stepShape)
+	checkMembers(t, couponShape)
+	checkMembers(t, listShape)
+	checkMembers(t, promotionShape)
+	checkMembers(t, reviewShape)
+	checkMembers(t, searchShape)
+}
+
+func checkMembers[T any](t *testing.T, s *shape[T]) {
+	var v T
+	base := unsafe.Pointer(&v)
+	require.Len(t, s.docs, len(s.all))
+	for i, m := range s.all {
+		v = *new(T) // each member alone: a price's product is not identified by another member's value
+		doc := s.docs[i].doc
+		in, f := fieldByDoc(t, reflect.ValueOf(&v).Elem(), doc)
+		p := unsafe.Add(base, m.off)
+		assert.Equal(t, ","+m.key.Quoted(), m.qk.String(), doc)
+		switch m.kind {
+		case kString, kCurrency:
+			f.SetString(doc)
+			assert.Equal(t, doc, *(*string)(p), doc)
+			assert.Equal(t, m.key == ecomspec.Currency, m.kind == kCurrency, doc)
+		case kCount:
+			f.SetInt(int64(i + 1))
+			assert.Equal(t, i+1, *(*int)(p), doc)
+		case kMoney:
+			f.SetFloat(float64(i) + 0.25)
+			assert.Equal(t, float64(i)+0.25, *(*float64)(p), doc)
+			assert.False(t, m.zeroSent(base), doc)
+			if m.key == ecomspec.Price {
+				in.FieldByName("ProductID").SetString("p")
+				assert.True(t, m.zeroSent(base), doc)
+				in.FieldByName("ProductID").SetString("")
+				continue
+			}
+			z := in.FieldByName("SendZero")
+			z.SetUint(uint64(ZeroAll &^ m.zero))
+			assert.False(t, m.zeroSent(base), doc)
+			z.SetUint(uint64(m.zero))
+			assert.True(t, m.zeroSent(base), doc)
+			z.SetUint(0)
+		case kProducts:
+			f.Set(reflect.ValueOf([]Product{{Name: doc}}))
+			assert.Equal(t, doc, (*(*[]Product)(p))[0].Name, doc)
+		case kTypeValues:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+			f.Index(0).FieldByName("Type").SetString(doc)
+			f.Index(0).FieldByName("Value").SetString(doc + "!")
+			assert.Equal(t, []Filter{{doc, doc + "!"}}, *(*[]Filter)(p), doc)
+		case kQuery:
+			assert.Equal(t, in.Addr().UnsafePointer(), p, doc)
+		default:
+			t.Errorf("%s: kind %d", doc, m.kind)
+		}
+	}
+	for _, ev := range ecomspec.Events() {
+		var want []member
+		for _, m := range s.all {
+			if ev.Keys().Has(m.key) {
+				want = append(want, m)
+			}
+		}
+		require.Len(t, s.events[ev], len(want), ev.Name())
+		for i, m := range s.events[ev] {
+			assert.Equal(t, want[i].key, m.key, ev.Name())
+			assert.Equal(t, want[i].off, m.off, ev.Name())
+			for _, e := range m.elems {
+				assert.True(t, ev.ProductKeys().Has(e.key), ev.Name())
+			}
+			if m.kind == kProducts {
+				assert.Len(t, m.elems, bitCount(ev.ProductKeys()), ev.Name())
+			}
+		}
+	}
+}
+
+func bitCount(s ecomspec.Set) (n int) {
+	for ; s != 0; s &= s - 1 {
+		n++
+	}
+	return n
+}
+
+// fieldByDoc returns the struct holding the field doc names in v
+// ("Product.Price": v's Product, or v itself when it is one) and the field,
+// both settable (the unexported fields of the inputs too).
+func fieldByDoc(t *testing.T, v reflect.Value, doc string) (in, f reflect.Value) {
+	t.Helper()
+	name, _, _ := strings.Cut(doc, "|")
+	typ, fname, nested := strings.Cut(name, ".")
+	in = v
+	if !nested {
+		fname = typ
+	} else if v.Type().Name() != typ {
+		for i := range v.NumField() {
+			if v.Field(i).Type().Name() == typ {
+				in = v.Field(i)
+			}
+		}
+	}
+	if nested {
+		require.Equal(t, typ, in.Type().Name(), "%s: no field of that type", doc)
+	}
+	f = in.FieldByName(fname)
+	require.True(t, f.IsValid(), doc)
+	return settable(in), settable(f)
+}
+
+func settable(v reflect.Value) reflect.Value {
+	return reflect.NewAt(v.Type(), unsafe.Pointer(v.UnsafeAddr())).Elem()
 }

@@ -177,7 +177,7 @@ func encodeTrack(w *jsonw.Writer, t *Track, s *stamp) (string, error) {
 		}
 	}
 	return e.encode(w, s, func(w *jsonw.Writer) {
-		w.StringMember(`"event":`, t.Event)
+		w.StringKey(&eventKey, t.Event)
 		w.Field("properties")
 		w.ObjectStart()
 		if t.typed != nil {
@@ -375,7 +375,7 @@ func (e *envelope) encode(w *jsonw.Writer, s *stamp, own func(w *jsonw.Writer)) 
 		w.Buf = append(w.Buf, messageIDKey...)
 		w.Buf = append(ids.AppendV4(w.Buf), '"')
 	} else {
-		w.StringMember(`"messageId":`, e.messageID)
+		w.StringKey(&messageIDMember, e.messageID)
 	}
 	optString(w, `"userId":`, e.userID)
 	optString(w, `"anonymousId":`, e.anonymousID)
@@ -397,6 +397,9 @@ func (e *envelope) encode(w *jsonw.Writer, s *stamp, own func(w *jsonw.Writer)) 
 	}
 	return e.messageID, nil
 }
+
+// The envelope's keys, for the writer.
+var eventKey, messageIDMember = jsonw.NewKey("event"), jsonw.NewKey("messageId")
 
 // messageIDKey is what precedes the messageId in every encoding.
 const messageIDKey = `,"messageId":"`

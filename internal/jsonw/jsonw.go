@@ -11,6 +11,7 @@ package jsonw
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -172,6 +173,156 @@ func (w *Writer) StringMember(qk, v string) {
 	w.comma = false
 	w.setKey(len(b)-len(qk)+1, len(qk)-3) // the error of invalid UTF-8 names the key
 	w.String(v)
+}
+
+// grow makes room for n more bytes.
+func (w *Writer) grow(n int) { w.Buf = slices.Grow(w.Buf, n) }
+
+// A Key is a constant object key made ready for StringKey, FloatKey and
+// IntKey: the bytes `,"name":"` held as three words, so that a member's
+// key is written by three stores instead of a copy, and the comma needs no
+// branch but a choice of words. The zero Key is not valid: use NewKey.
+type Key struct {
+	comma, first [3]uint64 // `,"name":"` and `"name":"`, little-endian, zero padded to 24 bytes
+	n            int       // len(`,"name":"`)
+}
+
+// keyRoom is the room a Key's stores take, whatever its length.
+const keyRoom = 24
+
+// NewKey returns the Key of name, which must be printable ASCII without
+// '"' or '\\' (a property name of the spec) and at most 19 bytes long;
+// NewKey panics otherwise (keys are made once, at init).
+func NewKey(name string) Key {
+	if len(name)+5 > keyRoom || plainPrefix(name) != len(name) {
+		panic("jsonw: NewKey(" + strconv.Quote(name) + "): not a short plain name")
+	}
+	var b [keyRoom + 1]byte
+	k := Key{n: copy(b[:], `,"`+name+`":"`)}
+	for i := range 3 {
+		k.comma[i] = binary.LittleEndian.Uint64(b[8*i:])
+		k.first[i] = binary.LittleEndian.Uint64(b[8*i+1:])
+	}
+	return k
+}
+
+// String returns the key as written after a member: `,"name":`.
+func (k *Key) String() string {
+	var b [keyRoom]byte
+	for i, v := range k.comma {
+		binary.LittleEndian.PutUint64(b[8*i:], v)
+	}
+	return string(b[:k.n-1])
+}
+
+// key writes k and the comma before it if one is needed, reserving room
+// for n more bytes, and returns where the value starts (after the opening
+// quote of a string: a number starts one byte before, over it).
+func (w *Writer) key(k *Key, n int) int {
+	at := len(w.Buf)
+	if cap(w.Buf)-at < keyRoom+n {
+		w.grow(keyRoom + n)
+	}
+	return at + k.put(w.Buf[at:at+keyRoom], w.comma)
+}
+
+// put writes k's words into b, with the comma or not, and returns the
+// length of what they hold (24 bytes are written, whatever it is).
+func (k *Key) put(b []byte, comma bool) int {
+	ws, n := &k.comma, k.n
+	if !comma {
+		ws, n = &k.first, n-1
+	}
+	b = b[:keyRoom]
+	binary.LittleEndian.PutUint64(b[0:8], ws[0])
+	binary.LittleEndian.PutUint64(b[8:16], ws[1])
+	binary.LittleEndian.PutUint64(b[16:24], ws[2])
+	return n
+}
+
+// StringKey is StringMember(k.String()[1:], v) (or with the comma), in
+// one capacity check and no copy but v's: v is checked as it is copied,
+// 16 bytes at a time, the last ones overlapping the ones before; a string
+// of 8 to 15 bytes is two overlapping words, one of 4 to 7 bytes two
+// overlapping halves of a word, a shorter one is copied byte by byte. A v
+// that needs escaping or is not valid UTF-8 is written by String.
+func (w *Writer) StringKey(k *Key, v string) {
+	at, n := len(w.Buf), len(v)
+	if cap(w.Buf)-at < keyRoom+n+1 {
+		w.grow(keyRoom + n + 1)
+	}
+	b := w.Buf[at:cap(w.Buf)]
+	kn := k.put(b, w.comma)
+	d := b[kn : kn+n+1]
+	switch {
+	case n >= 16:
+		for i := 0; ; {
+			t := v[i : i+16]
+			x, y := word(t[:8]), word(t[8:])
+			if !plainWords(x, y) {
+				w.escapedKey(at+kn-1, k, v)
+				return
+			}
+			binary.LittleEndian.PutUint64(d[i:i+8], x)
+			binary.LittleEndian.PutUint64(d[i+8:i+16], y)
+			if i += 16; i == n {
+				break
+			}
+			if i+16 > n {
+				i = n - 16
+			}
+		}
+	case n >= 8:
+		x, y := word(v[:8]), word(v[n-8:])
+		if !plainWords(x, y) {
+			w.escapedKey(at+kn-1, k, v)
+			return
+		}
+		binary.LittleEndian.PutUint64(d[:8], x)
+		binary.LittleEndian.PutUint64(d[n-8:n], y)
+	default:
+		if !copyShort(d[:n], v) {
+			w.escapedKey(at+kn-1, k, v)
+			return
+		}
+	}
+	d[n] = '"'
+	w.Buf = w.Buf[:at+kn+n+1]
+	w.comma = true
+}
+
+// escapedKey ends StringKey for a v that needs escaping or is not valid
+// UTF-8: the key is written up to Buf[:at].
+func (w *Writer) escapedKey(at int, k *Key, v string) {
+	qk := k.String()[1:]
+	w.Buf = w.Buf[:at]
+	w.comma = false
+	w.setKey(at-len(qk)+1, len(qk)-3) // the error of invalid UTF-8 names the key
+	w.String(v)
+}
+
+// FloatKey is FloatMember for a Key.
+func (w *Writer) FloatKey(k *Key, f float64) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		w.badFloatKey(k, f)
+		return
+	}
+	w.Buf = AppendFloat(w.Buf[:w.key(k, 25)-1], f)
+	w.comma = true
+}
+
+// badFloatKey is FloatKey's error (the path names the key).
+func (w *Writer) badFloatKey(k *Key, f float64) { w.FloatMember(k.String()[1:], f) }
+
+// IntKey is IntMember for a Key.
+func (w *Writer) IntKey(k *Key, i int64) {
+	b := w.Buf[:w.key(k, 20)-1]
+	if i >= 0 {
+		w.Buf = appendUint(b, uint64(i))
+	} else {
+		w.Buf = strconv.AppendInt(b, i, 10)
+	}
+	w.comma = true
 }
 
 // FloatMember writes "key":f (qk as for StringMember); NaN and ±Inf are errors.
@@ -347,6 +498,19 @@ func AppendTime(b []byte, t time.Time) []byte {
 		d[ms/100], d[ms/10%10], d[ms%10], 'Z')
 }
 
+// appendUint appends u in decimal, below 1000 without strconv.
+func appendUint(b []byte, u uint64) []byte {
+	switch {
+	case u < 10:
+		return append(b, byte('0'+u))
+	case u < 100:
+		return append(b, byte('0'+u/10), byte('0'+u%10))
+	case u < 1000:
+		return append(b, byte('0'+u/100), byte('0'+u/10%10), byte('0'+u%10))
+	}
+	return strconv.AppendUint(b, u, 10)
+}
+
 // AppendFloat appends f formatted exactly as encoding/json formats a float64.
 func AppendFloat(b []byte, f float64) []byte {
 	abs := math.Abs(f)
@@ -355,12 +519,12 @@ func AppendFloat(b []byte, f float64) []byte {
 	// 1e13 two such decimals are always different floats).
 	if abs < 1e13 && f != 0 {
 		if c := math.Round(f * 100); c/100 == f {
-			ci := int64(c)
-			if ci < 0 {
+			if c < 0 {
 				b = append(b, '-')
-				ci = -ci
+				c = -c
 			}
-			b = strconv.AppendInt(b, ci/100, 10)
+			ci := uint64(c) // below 1e15: exact
+			b = appendUint(b, ci/100)
 			if frac := ci % 100; frac != 0 {
 				b = append(b, '.', byte('0'+frac/10))
 				if frac%10 != 0 {
@@ -464,25 +628,64 @@ func appendString(b []byte, s string) ([]byte, bool) {
 	return append(b, '"'), valid
 }
 
+// copyShort is StringKey's copy of a v shorter than 8 bytes into d (as
+// long): it reports whether v is plain (if not, d holds garbage). A v of 4
+// to 7 bytes is two overlapping halves of a word.
+func copyShort(d []byte, v string) bool {
+	n := len(v)
+	if n < 4 {
+		for i := range d {
+			if !plain[v[i]] {
+				return false
+			}
+			d[i] = v[i]
+		}
+		return true
+	}
+	lo, hi := half(v), half(v[n-4:])
+	binary.LittleEndian.PutUint32(d[:4], lo)
+	binary.LittleEndian.PutUint32(d[n-4:n], hi)
+	x := uint64(lo) | uint64(hi)<<32
+	return plainWords(x, x)
+}
+
+// half returns the first 4 bytes of s, little-endian (one load).
+func half(s string) uint32 {
+	s = s[:4]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// word returns the first 8 bytes of s, little-endian (one load).
+func word(s string) uint64 {
+	s = s[:8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainWords reports whether each of the 16 bytes of v and u is plain
+// (see plain). With every byte below 0x80 (v&highs == 0) no sum carries
+// into the next byte: a byte's high bit is set in v+0x60 when it is at
+// least 0x20, and in (v^'"')+0x7f when it is not '"' (likewise '\\').
+func plainWords(v, u uint64) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	f := func(v uint64) uint64 {
+		return (v + ones*0x60) & ((v ^ ones*'"') + ones*0x7f) & ((v ^ ones*'\\') + ones*0x7f) &^ v
+	}
+	return f(v)&f(u)&highs == highs
+}
+
 // plainPrefix returns the length of the longest prefix of s made of
 // printable ASCII other than '"' and '\\', which needs no escaping. It
 // looks at 8 bytes at a time, the last ones too (a word overlapping the
 // checked ones), so that only strings shorter than 8 bytes, and the bytes
 // of the word holding one that needs escaping, are looked at one by one.
 func plainPrefix(s string) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
 	i := 0
 	for i+8 <= len(s) {
-		t := s[i : i+8] // one bounds check: the loads below combine into one
-		v := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
-		// With every byte below 0x80 (v&highs == 0) no sum carries into the
-		// next byte: a byte's high bit is set in v+0x60 when it is at
-		// least 0x20, and in (v^'"')+0x7f when it is not '"' (likewise '\\').
-		if (v+ones*0x60)&((v^ones*'"')+ones*0x7f)&((v^ones*'\\')+ones*0x7f)&^v&highs != highs {
+		if v := word(s[i:]); !plainWords(v, v) {
 			break
 		}
 		if i += 8; i == len(s) {

@@ -75,6 +75,12 @@ func FuzzAppendString(f *testing.F) {
 			plainN++
 		}
 		require.Equal(t, plainN, plainPrefix(s), "plainPrefix(%q)", s)
+		var a, b Writer
+		k := NewKey("k")
+		a.StringMember(`"k":`, s)
+		b.StringKey(&k, s)
+		require.Equal(t, string(a.Buf), string(b.Buf), "StringKey(%q)", s)
+		require.Equal(t, a.Err(), b.Err(), "StringKey(%q)", s)
 		got, ok := appendString(nil, s)
 		require.Equal(t, utf8.ValidString(s), ok, "valid for %q", s)
 		require.True(t, json.Valid(got), "invalid JSON %s for %q", got, s)
@@ -218,5 +224,104 @@ func TestIntMember(t *testing.T) {
 		w.IntMember(`"n":`, i)
 		w.ObjectEnd()
 		require.Equal(t, `{"a":1,"n":`+strconv.FormatInt(i, 10)+`}`, string(w.Buf))
+	}
+}
+
+// NewKey keeps the key's bytes, and refuses what its words cannot hold.
+func TestNewKey(t *testing.T) {
+	for _, name := range []string{"a", "product_id", "shipping_method", "abcdefghijklmnopqrs"} {
+		k := NewKey(name)
+		require.Equal(t, `,"`+name+`":`, k.String())
+	}
+	for _, name := range []string{"abcdefghijklmnopqrst", `a"b`, `a\b`, "é", "a\x00"} {
+		require.Panics(t, func() { NewKey(name) }, name)
+	}
+}
+
+// The Key writers write what the qk writers write, first member or not,
+// for every string length up to three 16-byte blocks and every byte class
+// at every position (the block loop, the overlapping last block, the two
+// words, the two halves and the byte loop), and fail alike.
+func TestKeyMembers(t *testing.T) {
+	k := NewKey("product_id")
+	check := func(write func(w *Writer, viaKey bool)) {
+		t.Helper()
+		for _, first := range []bool{true, false} {
+			var a, b Writer
+			for i, w := range []*Writer{&a, &b} {
+				w.ObjectStart()
+				if !first {
+					w.IntMember(`"n":`, 1)
+				}
+				write(w, i == 1)
+			}
+			require.Equal(t, string(a.Buf), string(b.Buf))
+			require.Equal(t, a.Err(), b.Err())
+		}
+	}
+	for n := 0; n <= 48; n++ {
+		for at := 0; at <= n; at++ {
+			for _, c := range []byte{'a', 0x00, 0x1f, ' ', '"', '\\', '~', 0x7f, 0x80, 0xc3, 0xff} {
+				v := []byte(strings.Repeat("a", n))
+				if at < n {
+					v[at] = c
+				}
+				check(func(w *Writer, viaKey bool) {
+					if viaKey {
+						w.StringKey(&k, string(v))
+					} else {
+						w.StringMember(`"product_id":`, string(v))
+					}
+					w.IntMember(`"after":`, 2)
+				})
+			}
+		}
+	}
+	for _, f := range []float64{0, 1, 18.99, -2.5, 1e21, 1e-7, math.NaN(), math.Inf(-1)} {
+		check(func(w *Writer, viaKey bool) {
+			if viaKey {
+				w.FloatKey(&k, f)
+			} else {
+				w.FloatMember(`"product_id":`, f)
+			}
+		})
+	}
+	for _, i := range []int64{0, 7, 42, 100, -3, math.MaxInt64} {
+		check(func(w *Writer, viaKey bool) {
+			if viaKey {
+				w.IntKey(&k, i)
+			} else {
+				w.IntMember(`"product_id":`, i)
+			}
+		})
+	}
+}
+
+// The word test and the short copy take the fast path exactly for the
+// strings plainPrefix calls plain: a wrong verdict would send plain
+// strings down the escaping path (same bytes, slower) or worse.
+func TestPlainVerdicts(t *testing.T) {
+	for n := 0; n < 8; n++ {
+		for at := 0; at <= n; at++ {
+			for c := range 256 {
+				v := []byte(strings.Repeat("a", n))
+				if at < n {
+					v[at] = byte(c)
+				}
+				d := make([]byte, n)
+				ok := copyShort(d, string(v))
+				require.Equal(t, plainPrefix(string(v)) == n, ok, "copyShort(%q)", v)
+				if ok {
+					require.Equal(t, string(v), string(d))
+				}
+			}
+		}
+	}
+	for at := range 16 {
+		for c := range 256 {
+			v := []byte(strings.Repeat("~", 16))
+			v[at] = byte(c)
+			require.Equal(t, plain[c], plainWords(word(string(v[:8])), word(string(v[8:]))), "plainWords(%q)", v)
+		}
 	}
 }
