@@ -303,3 +303,20 @@ func Targets(bench map[string]map[string][]float64, rs []Record, deadN int) stri
 		deadN, agOK, len(agD), count(tlD, func(r *Record) bool { return r.EnqueueErrors+r.CBFailed == int64(r.N) }), len(tlD), yes(allOK))
 	return b.String()
 }
+
+// HandKept is the line of RESULTS.md after which everything was measured by
+// hand (with the commands it gives); run.sh regenerates what stands before
+// it and keeps what follows.
+const HandKept = "*Everything below this line was measured by hand, each section with its commands; `run.sh` keeps it as it is.*"
+
+// KeepHandSections returns generated followed by the part of old from the
+// HandKept line on; without such a line in old, generated and the line.
+func KeepHandSections(generated, old string) string {
+	if !strings.HasSuffix(generated, "\n") {
+		generated += "\n"
+	}
+	if i := strings.Index(old, HandKept); i >= 0 {
+		return generated + "\n" + old[i:]
+	}
+	return generated + "\n" + HandKept + "\n"
+}
