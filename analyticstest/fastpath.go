@@ -2,6 +2,7 @@ package analyticstest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"github.com/tracklane/analytics/internal/ecomspec"
 	"strings"
@@ -499,47 +500,63 @@ func (s *scanner) lit(w string) bool {
 // skipString scans a string at s.i (the opening quote), checking escapes
 // and that no control character appears unescaped.
 func (s *scanner) skipString() bool {
-	s.i++
-	for s.i < len(s.b) {
-		for s.i < len(s.b) && plain[s.b[s.i]] {
-			s.i++
+	b, i := s.b, s.i+1
+	for {
+		for i+8 <= len(b) && !specialIn(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
 		}
-		if s.i >= len(s.b) {
+		for i < len(b) && plain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			s.i = i
 			return false
 		}
-		c := s.b[s.i]
-		switch {
+		switch c := b[i]; {
 		case c == '"':
-			s.i++
+			s.i = i + 1
 			return true
 		case c < 0x20:
+			s.i = i
 			return false
-		case c == '\\':
-			s.i++
-			if s.i >= len(s.b) {
+		}
+		// c is a backslash: plain holds every other byte.
+		i++
+		if i >= len(b) {
+			s.i = i
+			return false
+		}
+		switch b[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i++
+		case 'u':
+			if i+5 > len(b) {
+				s.i = i
 				return false
 			}
-			switch s.b[s.i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i++
-			case 'u':
-				if s.i+5 > len(s.b) {
+			for _, h := range b[i+1 : i+5] {
+				if !isHex(h) {
+					s.i = i
 					return false
 				}
-				for _, h := range s.b[s.i+1 : s.i+5] {
-					if !isHex(h) {
-						return false
-					}
-				}
-				s.i += 5
-			default:
-				return false
 			}
+			i += 5
 		default:
-			s.i++
+			s.i = i
+			return false
 		}
 	}
-	return false
+}
+
+// specialIn reports whether one of the 8 bytes of v is not plain: a quote,
+// a backslash or a control byte. Each test is exact for "some byte is" (the
+// borrow of a subtraction can only come from a byte that is): x - 0x01...
+// & ^x & 0x80... is not zero exactly when a byte of x is zero, and, for n
+// at most 0x80, x - n*0x01... & ^x & 0x80... exactly when a byte is below n.
+func specialIn(v uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, bs := v^('"'*ones), v^('\\'*ones)
+	return ((q-ones)&^q|(bs-ones)&^bs|(v-0x20*ones)&^v)&highs != 0
 }
 
 // plain marks the bytes a string may hold as they are.
